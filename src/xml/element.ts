@@ -30,6 +30,7 @@ export class Element {
   /** The namespace of this element, resolved through its ancestors' declarations. */
   getNS(): string | undefined {
     const colon = this.name.indexOf(':');
+    if (colon < 0 ? false : this.name.startsWith('xml:')) return 'http://www.w3.org/XML/1998/namespace';
     const key = colon < 0 ? 'xmlns' : `xmlns:${this.name.slice(0, colon)}`;
     for (let el: Element | null = this; el; el = el.parent) {
       const ns = el.attrs[key];
