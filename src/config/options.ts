@@ -1,0 +1,264 @@
+// The core options: every key Warbler itself reads, declared once. Modules declare their own
+// sections beside their code and hand them to loadConfig.
+
+import { isIP } from 'node:net';
+import { bool, type ConfigOf, type ItemRule, int, path, section, str, strList, table } from './schema.js';
+
+// Loose on purpose: the domain syntax an operator can get wrong by typing, not full IDNA
+// (RFC 5890) — labels of letters, digits and hyphens, not starting or ending with a hyphen.
+const LABEL = /^[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?$/u;
+
+function parseDomain(value: string): string | undefined {
+  if (value.length === 0 || value.length > 253) return undefined;
+  // Domains compare case-insensitively; storing them lowercased lets every lookup be exact.
+  const domain = value.toLowerCase();
+  for (const label of domain.split('.')) if (label.length > 63 || !LABEL.test(label)) return undefined;
+  return domain;
+}
+
+export const domainName: ItemRule = {
+  expected: 'a domain name (dot-separated labels of letters, digits and hyphens, or localhost)',
+  parse: parseDomain,
+};
+
+const ipAddress: ItemRule = {
+  expected: 'an IPv4 or IPv6 address such as 0.0.0.0 or ::',
+  parse: (value) => (isIP(value) === 0 ? undefined : value),
+};
+
+function isHostOrSubdomain(name: string, hosts: readonly string[]): boolean {
+  for (const host of hosts) if (name === host || name.endsWith('.' + host)) return true;
+  return false;
+}
+
+const log = section({
+  doc: 'Logging, one line per event on standard error.',
+  fields: {
+    level: str({
+      default: 'info',
+      choices: ['trace', 'debug', 'info', 'warn', 'error', 'silent'],
+      doc: 'The least severe level that is logged; trace and debug are verbose and meant for troubleshooting.',
+    }),
+    format: str({
+      default: 'text',
+      choices: ['text', 'json'],
+      doc: 'text writes human-readable lines; json writes one JSON object per line, for log collectors.',
+    }),
+  },
+});
+
+const c2s = section({
+  doc: 'Client connections (RFC 6120).',
+  fields: {
+    addresses: strList({
+      default: ['0.0.0.0', '::'],
+      minItems: 1,
+      unique: true,
+      item: ipAddress,
+      doc: 'IP addresses to listen on for clients; 0.0.0.0 is every IPv4 address and :: every IPv6 address.',
+    }),
+    port: int({
+      default: 5222,
+      min: 0,
+      max: 65535,
+      doc: 'TCP port for client connections that upgrade with STARTTLS; 0 picks any free port (for tests).',
+    }),
+    direct_tls: bool({
+      default: true,
+      doc: 'Also listen for direct TLS connections (XEP-0368), which start with the TLS handshake instead of STARTTLS.',
+    }),
+    direct_tls_port: int({
+      default: 5223,
+      min: 0,
+      max: 65535,
+      doc: 'TCP port for direct TLS connections; 0 picks any free port (for tests).',
+    }),
+    require_encryption: bool({
+      default: true,
+      doc: 'Require STARTTLS before authentication. Turn off only for local tests: without it, messages travel unencrypted.',
+    }),
+    allow_plain: bool({
+      default: true,
+      doc: 'Offer SASL PLAIN, which some older clients need. It is never offered on a connection without TLS.',
+    }),
+    max_stanza_bytes: int({
+      default: 262144,
+      min: 10000,
+      max: 16777216,
+      unit: 'bytes',
+      doc: 'The largest stanza accepted from a client; a larger one closes the connection with a stream error.',
+    }),
+    max_depth: int({
+      default: 32,
+      min: 8,
+      max: 256,
+      doc: 'The deepest element nesting accepted in a stanza; deeper input closes the connection with a stream error.',
+    }),
+    auth_timeout: int({
+      default: 60,
+      min: 5,
+      max: 3600,
+      unit: 'seconds',
+      doc: 'A connection that has not authenticated this long after it opened is closed.',
+    }),
+    max_auth_attempts: int({
+      default: 3,
+      min: 1,
+      max: 20,
+      doc: 'Failed SASL attempts allowed on one connection before it is closed.',
+    }),
+    max_connections_per_ip: int({
+      default: 100,
+      min: 1,
+      max: 100000,
+      doc: 'Simultaneous client connections allowed from one IP address; further ones are refused.',
+    }),
+    auth_failures_per_ip: int({
+      default: 10,
+      min: 1,
+      max: 10000,
+      doc:
+        'Failed authentications from one IP address within auth_failure_window after which every further ' +
+        'attempt from it fails with temporary-auth-failure until the window has passed.',
+    }),
+    auth_failure_window: int({
+      default: 60,
+      min: 1,
+      max: 86400,
+      unit: 'seconds',
+      doc: 'The sliding window over which auth_failures_per_ip is counted.',
+    }),
+    resource_conflict: str({
+      default: 'replace',
+      choices: ['replace', 'refuse'],
+      doc:
+        'When a client binds a resource its account already uses: replace closes the older session with a ' +
+        '<conflict/> stream error (RFC 6120 §7.7.2.2; what Prosody and ejabberd do by default); refuse ' +
+        'rejects the new bind with a conflict error.',
+    }),
+    max_resources: int({
+      default: 32,
+      min: 1,
+      max: 1000,
+      doc: 'Simultaneous sessions (resources) allowed per account; binding one more is refused.',
+    }),
+    whitespace_keepalive: int({
+      default: 0,
+      min: 0,
+      max: 3600,
+      unit: 'seconds',
+      doc:
+        'Idle time after which the server sends a single space to an authenticated client, to keep NAT and ' +
+        'firewall state alive and notice dead connections; 0 turns it off.',
+    }),
+  },
+  check(c2s) {
+    if (c2s.direct_tls && c2s.port !== 0 && c2s.port === c2s.direct_tls_port)
+      return { at: ['direct_tls_port'], message: `must differ from c2s.port (both are ${c2s.port})` };
+    return undefined;
+  },
+});
+
+const hostCertificate = section({
+  doc:
+    'A certificate for one host or one of its subdomains (a MUC or upload service), ' +
+    'used instead of the default one above.',
+  fields: {
+    certificate: path({
+      required: true,
+      example: '/etc/letsencrypt/live/example.org/fullchain.pem',
+      doc: 'PEM certificate chain, leaf first.',
+    }),
+    key: path({
+      required: true,
+      example: '/etc/letsencrypt/live/example.org/privkey.pem',
+      doc: 'PEM private key of that certificate.',
+    }),
+  },
+});
+
+const tls = section({
+  doc:
+    'Certificates. Without any, a self-signed certificate is generated for each host under data_dir/certs: ' +
+    "fine for tests, but clients will warn. Use certificates from a CA (e.g. Let's Encrypt) in production.",
+  fields: {
+    certificate: path({
+      example: '/etc/letsencrypt/live/example.org/fullchain.pem',
+      doc: 'PEM certificate chain, leaf first, for every host that has no entry of its own in tls.hosts.',
+    }),
+    key: path({
+      example: '/etc/letsencrypt/live/example.org/privkey.pem',
+      doc: 'PEM private key of that certificate.',
+    }),
+    hosts: table(hostCertificate, { key: domainName, exampleKey: 'example.org' }),
+  },
+  check(tls) {
+    if (tls.certificate !== undefined && tls.key === undefined)
+      return {
+        at: ['key'],
+        message: 'must be set when tls.certificate is (the private key of that certificate)',
+      };
+    if (tls.key !== undefined && tls.certificate === undefined)
+      return { at: ['certificate'], message: 'must be set when tls.key is (the certificate of that key)' };
+    return undefined;
+  },
+});
+
+const auth = section({
+  doc: 'Authentication.',
+  fields: {
+    scram_iterations: int({
+      default: 4096,
+      min: 4096,
+      max: 1000000,
+      doc:
+        'PBKDF2 iterations for passwords set from now on (existing ones keep theirs until changed); ' +
+        'more iterations slow down password guessing, and every login.',
+    }),
+  },
+});
+
+const modules = section({
+  doc: 'Extension modules.',
+  fields: {
+    disabled: strList({
+      default: [],
+      unique: true,
+      doc: 'Names of modules not to load, e.g. ["ping"].',
+    }),
+  },
+});
+
+export const coreSchema = section({
+  fields: {
+    hosts: strList({
+      default: ['localhost'],
+      minItems: 1,
+      unique: true,
+      item: domainName,
+      doc: 'The domains this server hosts (virtual hosts): accounts are user@host for each of them.',
+    }),
+    data_dir: path({
+      default: 'data',
+      doc: 'Where Warbler keeps its SQLite database and generated certificates; back this directory up.',
+    }),
+    log,
+    c2s,
+    tls,
+    auth,
+    modules,
+  },
+  check(config) {
+    for (const name of Object.keys(config.tls.hosts))
+      if (!isHostOrSubdomain(name, config.hosts))
+        return {
+          at: ['tls', 'hosts', name],
+          message:
+            `names neither one of hosts nor a subdomain of one (hosts = [${config.hosts.map((h) => JSON.stringify(h)).join(', ')}]) ` +
+            '— add the domain to hosts, or remove this table',
+        };
+    return undefined;
+  },
+});
+
+export type CoreConfig = ConfigOf<typeof coreSchema>;
