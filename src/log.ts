@@ -37,9 +37,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return new FieldLogger(options.level ?? 'info', options.format ?? 'text', options.sink ?? stderrSink, {});
 }
 
-/** A logger that discards everything, for tests and tools. */
-export const silentLogger: Logger = createLogger({ level: 'silent' });
-
 class FieldLogger implements Logger {
   private readonly threshold: number;
 
@@ -105,3 +102,6 @@ function formatValue(value: unknown): string {
   if (typeof value === 'string') return /^[\w.:/@+-]+$/.test(value) ? value : JSON.stringify(value);
   return typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
+
+/** A logger that discards everything, for tests and tools. */
+export const silentLogger: Logger = createLogger({ level: 'silent' });

@@ -1,0 +1,36 @@
+// What the core knows of a connection once it may carry stanzas. The stream code
+// (src/streams/) implements these; the router and modules only see these interfaces.
+
+import type { JID } from '../jid.js';
+import type { Logger } from '../log.js';
+import type { Element } from '../xml/element.js';
+import type { StreamError } from './errors.js';
+
+export interface Session {
+  readonly kind: 'c2s' | 's2s' | 'component';
+  readonly id: string;
+  readonly log: Logger;
+  /** Queues a stanza for this connection. Never throws; a closed session drops it with a log line. */
+  send(stanza: Element): void;
+  /** Closes the stream, with a stream error when given. */
+  close(error?: StreamError): void;
+}
+
+/** A bound client resource: an authenticated c2s stream after resource binding. */
+export interface ClientSession extends Session {
+  readonly kind: 'c2s';
+  /** The full JID this session bound. */
+  readonly jid: JID;
+  readonly host: string;
+  readonly secure: boolean;
+  readonly remoteAddress: string;
+  /**
+   * The client's current broadcast presence (RFC 6121 §4.2): undefined until it sends
+   * initial presence, and again after it sends unavailable presence.
+   */
+  presence: Element | undefined;
+  /** The priority of `presence` (RFC 6121 §4.7.2.3); 0 when none was given. */
+  priority: number;
+  /** Whether the session has sent available presence and not since withdrawn it. */
+  readonly available: boolean;
+}

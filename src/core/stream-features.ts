@@ -1,0 +1,49 @@
+// Extensions of the client stream that modules contribute: extra stream features after
+// authentication (stream management, client state indication, roster versioning…) and
+// handlers for top-level elements that are not stanzas ("nonzas", e.g. XEP-0198 <r/>).
+
+import type { Element } from '../xml/element.js';
+import type { ClientSession } from './session.js';
+
+export interface FeatureContext {
+  host: string;
+  secure: boolean;
+}
+
+/** Returns the feature element to advertise, or undefined to advertise nothing here. */
+export type FeatureProvider = (ctx: FeatureContext) => Element | undefined;
+
+export type NonzaHandler = (session: ClientSession, element: Element) => void | Promise<void>;
+
+export class StreamFeatures {
+  private readonly postAuth = new Set<FeatureProvider>();
+  private readonly nonzas = new Map<string, NonzaHandler>();
+
+  /** A feature offered in the stream features after authentication (alongside <bind/>). */
+  addPostAuth(provider: FeatureProvider): () => void {
+    this.postAuth.add(provider);
+    return () => this.postAuth.delete(provider);
+  }
+
+  postAuthFeatures(ctx: FeatureContext): Element[] {
+    const out: Element[] = [];
+    for (const provider of this.postAuth) {
+      const feature = provider(ctx);
+      if (feature) out.push(feature);
+    }
+    return out;
+  }
+
+  addNonza(ns: string, name: string, handler: NonzaHandler): () => void {
+    const key = `${ns} ${name}`;
+    if (this.nonzas.has(key)) throw new Error(`a handler for <${name} xmlns='${ns}'/> is already registered`);
+    this.nonzas.set(key, handler);
+    return () => {
+      if (this.nonzas.get(key) === handler) this.nonzas.delete(key);
+    };
+  }
+
+  nonza(ns: string | undefined, name: string): NonzaHandler | undefined {
+    return ns === undefined ? undefined : this.nonzas.get(`${ns} ${name}`);
+  }
+}

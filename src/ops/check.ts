@@ -1,0 +1,95 @@
+// `warbler check`: everything that would stop the server from starting, or make clients
+// refuse it, found before it matters — each problem with what to do about it.
+
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import net from 'node:net';
+import type { CoreConfig } from '../config/options.js';
+import { silentLogger } from '../log.js';
+import { formatAddress } from '../net/listener.js';
+import { certificateStore, databasePath } from '../server.js';
+import { openDatabase } from '../storage/db.js';
+
+interface Output {
+  write(s: string): unknown;
+}
+
+export async function checkInstallation(config: CoreConfig, out: Output): Promise<number> {
+  let problems = 0;
+  const ok = (msg: string) => out.write(`ok      ${msg}\n`);
+  const bad = (msg: string) => {
+    problems++;
+    out.write(`PROBLEM ${msg}\n`);
+  };
+  const note = (msg: string) => out.write(`note    ${msg}\n`);
+
+  ok(`config: hosts ${config.hosts.join(', ')}`);
+
+  try {
+    mkdirSync(config.data_dir, { recursive: true });
+    accessSync(config.data_dir, constants.W_OK);
+    ok(`data_dir ${config.data_dir} is writable`);
+  } catch (err) {
+    bad(
+      `data_dir ${config.data_dir} is not writable (${(err as NodeJS.ErrnoException).code}): fix its permissions or set data_dir`,
+    );
+  }
+
+  try {
+    const db = openDatabase(databasePath(config));
+    const version = db.pragma('user_version', { simple: true });
+    db.close();
+    ok(`database ${databasePath(config)} (schema version ${version})`);
+  } catch (err) {
+    bad((err as Error).message);
+  }
+
+  const store = certificateStore(config, silentLogger);
+  try {
+    for (const report of await store.check()) {
+      const label = `certificate for ${report.host}: ${report.path} (${report.names.join(', ')}; until ${report.notAfter.toISOString().slice(0, 10)})`;
+      if (report.problems.length > 0) bad(`${label}: ${report.problems.join('; ')}`);
+      else ok(label);
+      if (report.selfSigned) {
+        note(
+          `${report.host} uses a self-signed certificate: clients will ask users to trust it; other servers will use dialback`,
+        );
+      }
+    }
+  } catch (err) {
+    bad((err as Error).message);
+  }
+
+  const { c2s } = config;
+  const ports = [{ name: 'c2s', port: c2s.port }];
+  if (c2s.direct_tls) ports.push({ name: 'c2s direct TLS', port: c2s.direct_tls_port });
+  for (const { name, port } of ports) {
+    for (const address of c2s.addresses) {
+      const problem = port === 0 ? undefined : await tryListen(address, port, c2s.addresses);
+      if (problem) bad(`${name} ${formatAddress(address, port)}: ${problem}`);
+      else ok(`${name} ${formatAddress(address, port)} is free`);
+    }
+  }
+  if (!c2s.require_encryption) note('c2s.require_encryption is off: clients may log in without TLS');
+
+  out.write(problems === 0 ? 'all checks passed\n' : `${problems} problem(s) found\n`);
+  return problems === 0 ? 0 : 1;
+}
+
+function tryListen(address: string, port: number, all: readonly string[]): Promise<string | undefined> {
+  const ipv6Only = net.isIPv6(address) && all.some((a) => net.isIPv4(a));
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      resolve(
+        err.code === 'EADDRINUSE'
+          ? 'in use (is Warbler already running? then this is expected)'
+          : err.code === 'EACCES'
+            ? 'permission denied: use a port above 1023 or grant CAP_NET_BIND_SERVICE'
+            : err.code === 'EADDRNOTAVAIL'
+              ? 'no such address on this machine: fix c2s.addresses'
+              : `${err.code}: ${err.message}`,
+      );
+    });
+    server.listen({ host: address, port, ipv6Only }, () => server.close(() => resolve(undefined)));
+  });
+}

@@ -1,0 +1,246 @@
+// The server: composes config → storage → certificates → router and sessions → modules →
+// listeners, and takes them apart again in the reverse order on stop.
+
+import { readFileSync } from 'node:fs';
+import type net from 'node:net';
+import { join } from 'node:path';
+import type tls from 'node:tls';
+import type { CoreConfig } from './config/options.js';
+import { AccountService } from './core/accounts.js';
+import { DiscoRegistry } from './core/disco.js';
+import { StreamError } from './core/errors.js';
+import { Hooks } from './core/hooks.js';
+import { loadModule, type ModuleContext, type ModuleDefinition, type ServerContext } from './core/module.js';
+import { Router } from './core/router.js';
+import { SessionRegistry } from './core/sessions.js';
+import { StreamFeatures } from './core/stream-features.js';
+import { AuthFailureThrottle, ConnectionCounter } from './core/throttle.js';
+import { createLogger, type Logger } from './log.js';
+import { type BoundAddress, Listener, tuneSocket } from './net/listener.js';
+import { SqliteAccountStore } from './storage/accounts.js';
+import { type Db, openDatabase } from './storage/db.js';
+import { type C2SEnvironment, C2SStream } from './streams/c2s.js';
+import { type CertificateFiles, CertificateStore } from './tls/store.js';
+
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+/** The database file inside data_dir. */
+export function databasePath(config: Pick<CoreConfig, 'data_dir'>): string {
+  return join(config.data_dir, 'warbler.sqlite');
+}
+
+export function certificateStore(config: CoreConfig, log: Logger): CertificateStore {
+  const files = new Map<string, CertificateFiles>();
+  for (const [host, entry] of Object.entries(config.tls.hosts)) {
+    files.set(host, { certificate: entry.certificate, key: entry.key });
+  }
+  const { certificate, key } = config.tls;
+  return new CertificateStore({
+    hosts: [...config.hosts],
+    files,
+    fallback: certificate !== undefined && key !== undefined ? { certificate, key } : undefined,
+    generatedDir: join(config.data_dir, 'certs'),
+    log,
+  });
+}
+
+export interface ServerOptions {
+  /** Modules to load (those named in modules.disabled are skipped). */
+  modules: readonly ModuleDefinition<unknown>[];
+  log?: Logger;
+}
+
+export interface ListeningAddresses {
+  c2s: BoundAddress[];
+  c2sDirectTls: BoundAddress[];
+}
+
+export class Server implements ServerContext {
+  readonly version = VERSION;
+  readonly hosts: ReadonlySet<string>;
+  readonly hooks = new Hooks();
+  readonly disco = new DiscoRegistry();
+  readonly streamFeatures = new StreamFeatures();
+  readonly sessions: SessionRegistry;
+  readonly router: Router;
+  readonly accounts: AccountService;
+  readonly log: Logger;
+  readonly listening: ListeningAddresses = { c2s: [], c2sDirectTls: [] };
+
+  private readonly streams = new Set<C2SStream>();
+  private readonly connections: ConnectionCounter;
+  private readonly throttle: AuthFailureThrottle;
+  private readonly listeners: Listener[] = [];
+  private readonly loaded: ModuleContext<unknown>[] = [];
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: CoreConfig,
+    readonly db: Db,
+    readonly certificates: CertificateStore,
+    log: Logger,
+  ) {
+    this.log = log;
+    this.hosts = new Set(config.hosts);
+    this.sessions = new SessionRegistry(config.c2s.resource_conflict, config.c2s.max_resources);
+    this.accounts = new AccountService(
+      new SqliteAccountStore(db),
+      this.hosts,
+      config.auth.scram_iterations,
+      this.hooks,
+    );
+    this.router = new Router(
+      this.hosts,
+      this.hooks,
+      this.sessions,
+      this.accounts,
+      log.child({ component: 'router' }),
+    );
+    this.connections = new ConnectionCounter(config.c2s.max_connections_per_ip);
+    this.throttle = new AuthFailureThrottle(
+      config.c2s.auth_failures_per_ip,
+      config.c2s.auth_failure_window * 1000,
+    );
+  }
+
+  /** Opens storage, loads certificates and modules, and starts listening. */
+  static async start(config: CoreConfig, options: ServerOptions): Promise<Server> {
+    const log = options.log ?? createLogger({ level: config.log.level, format: config.log.format });
+    const db = openDatabase(databasePath(config));
+    const certificates = certificateStore(config, log.child({ component: 'tls' }));
+    const server = new Server(config, db, certificates, log);
+    try {
+      await certificates.load();
+      await server.loadModules(options.modules, config as unknown as Record<string, unknown>);
+      await server.listen();
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+    server.startKeepalives();
+    await server.hooks.fire('server/started', {});
+    log.info('Warbler started', { version: VERSION, hosts: [...server.hosts].join(','), pid: process.pid });
+    return server;
+  }
+
+  private async loadModules(modules: readonly ModuleDefinition<unknown>[], config: Record<string, unknown>) {
+    const disabled = new Set(this.config.modules.disabled);
+    for (const definition of modules) {
+      if (disabled.has(definition.name)) continue;
+      this.loaded.push(await loadModule(definition, this, config[definition.name]));
+    }
+  }
+
+  private async listen(): Promise<void> {
+    const { c2s } = this.config;
+    const c2sListener = new Listener('c2s', this.log);
+    this.listeners.push(c2sListener);
+    this.listening.c2s = await c2sListener.listenTcp({ addresses: c2s.addresses, port: c2s.port }, (socket) =>
+      this.accept(socket),
+    );
+    if (c2s.direct_tls) {
+      const tlsListener = new Listener('c2s-direct-tls', this.log);
+      this.listeners.push(tlsListener);
+      this.listening.c2sDirectTls = await tlsListener.listenTls(
+        { addresses: c2s.addresses, port: c2s.direct_tls_port },
+        this.certificates.serverOptions(['xmpp-client']),
+        (socket) => this.accept(socket),
+      );
+    }
+  }
+
+  private accept(socket: net.Socket | tls.TLSSocket): void {
+    tuneSocket(socket);
+    const ip = socket.remoteAddress ?? 'unknown';
+    const admitted = this.connections.acquire(ip);
+    const log = this.log.child({ stream: 'c2s' });
+    const stream = new C2SStream(
+      socket,
+      this.c2sEnvironment(admitted ? ip : undefined),
+      log,
+      admitted ? undefined : new StreamError('policy-violation', 'too many connections from your address'),
+    );
+    this.streams.add(stream);
+    if (this.stopping) stream.fail(new StreamError('system-shutdown'));
+  }
+
+  private c2sEnvironment(countedIp: string | undefined): C2SEnvironment {
+    const { c2s } = this.config;
+    return {
+      server: this,
+      certificates: this.certificates,
+      throttle: this.throttle,
+      options: {
+        requireEncryption: c2s.require_encryption,
+        allowPlain: c2s.allow_plain,
+        authTimeoutMs: c2s.auth_timeout * 1000,
+        maxAuthAttempts: c2s.max_auth_attempts,
+        scramIterations: this.config.auth.scram_iterations,
+        limits: { maxStanzaBytes: c2s.max_stanza_bytes, maxDepth: c2s.max_depth },
+      },
+      onGone: (stream) => {
+        this.streams.delete(stream);
+        if (countedIp !== undefined) this.connections.release(countedIp);
+      },
+    };
+  }
+
+  private startKeepalives(): void {
+    const seconds = this.config.c2s.whitespace_keepalive;
+    if (seconds === 0) return;
+    this.keepaliveTimer = setInterval(() => {
+      for (const session of this.sessions.all()) (session as C2SStream).sendWhitespace();
+    }, seconds * 1000);
+    this.keepaliveTimer.unref();
+  }
+
+  /** SIGHUP: reread certificates; on failure the old ones stay in use. */
+  async reloadCertificates(): Promise<boolean> {
+    const ok = await this.certificates.reload();
+    if (ok) {
+      const options = this.certificates.serverOptions(['xmpp-client']);
+      for (const listener of this.listeners) listener.setSecureContext(options);
+      this.log.info('certificates reloaded');
+    }
+    return ok;
+  }
+
+  /**
+   * Graceful stop: stop accepting, tell every session `system-shutdown`, give the streams a
+   * moment to close, unload modules, close the database.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.log.info('stopping');
+    if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+    await Promise.all(this.listeners.map((l) => l.close()));
+    await this.hooks.fire('server/stopping', {});
+    const streams = [...this.streams];
+    for (const stream of streams) stream.fail(new StreamError('system-shutdown', 'the server is stopping'));
+    await waitUntil(() => this.streams.size === 0, 2_000);
+    for (const stream of this.streams) stream.destroy();
+    while (this.loaded.length > 0) this.loaded.pop()!.unload();
+    this.router.pending.clear();
+    this.throttle.stop();
+    this.db.close();
+    this.log.info('stopped');
+  }
+}
+
+function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const deadline = Date.now() + timeoutMs;
+    const check = () => {
+      if (condition() || Date.now() >= deadline) resolve();
+      else setTimeout(check, 20);
+    };
+    check();
+  });
+}

@@ -1,0 +1,690 @@
+// The client-to-server stream: RFC 6120 §4 (streams), §5 (STARTTLS), §6 (SASL), §7 (resource
+// binding), §8 (stanza semantics at the edge: `from` stamping, `to` validation), and the
+// optional legacy session establishment of RFC 3921 §3 kept per RFC 6121 Appendix E.
+//
+// Life of a connection:
+//   header → features (STARTTLS required) → <starttls/> → TLS → header → features (SASL)
+//   → <auth/> … <success/> → header → features (bind) → <iq><bind/></iq> → stanzas.
+// Direct TLS (XEP-0368) starts at the second header.
+
+import { randomBytes } from 'node:crypto';
+import { TLSSocket } from 'node:tls';
+import { errorReply, StanzaError, StreamError } from '../core/errors.js';
+import type { StanzaEvent } from '../core/hooks.js';
+import type { ServerContext } from '../core/module.js';
+import type { ClientSession } from '../core/session.js';
+import type { AuthFailureThrottle } from '../core/throttle.js';
+import { type JID, jid, prepareLocalpart, prepareResourcepart, tryParseJID } from '../jid.js';
+import type { Logger } from '../log.js';
+import { saslprep } from '../precis.js';
+import { findMechanism, offeredMechanisms } from '../sasl/index.js';
+import type {
+  ChannelBindingType,
+  SaslContext,
+  SaslExchange,
+  SaslFailureCondition,
+  SaslStep,
+} from '../sasl/mechanism.js';
+import { advertisedChannelBindings, channelBindings } from '../tls/channel-binding.js';
+import type { CertificateStore } from '../tls/store.js';
+import { type Attrs, type Element, x } from '../xml/element.js';
+import { NS } from '../xml/ns.js';
+import type { StreamParserLimits } from '../xml/parser.js';
+import { type AnySocket, XmlStream } from './xml-stream.js';
+
+export interface C2SOptions {
+  requireEncryption: boolean;
+  allowPlain: boolean;
+  authTimeoutMs: number;
+  maxAuthAttempts: number;
+  /** PBKDF2 iterations of new credentials: what SCRAM shows for accounts that do not exist. */
+  scramIterations: number;
+  limits: StreamParserLimits;
+}
+
+/** What a client stream needs from the server around it. */
+export interface C2SEnvironment {
+  server: ServerContext;
+  certificates: CertificateStore;
+  throttle: AuthFailureThrottle;
+  options: C2SOptions;
+  /** Called once when the stream is gone, so the listener can forget it. */
+  onGone(stream: C2SStream): void;
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const PRESENCE_TYPES = new Set([
+  'unavailable',
+  'subscribe',
+  'subscribed',
+  'unsubscribe',
+  'unsubscribed',
+  'probe',
+  'error',
+]);
+const IQ_TYPES = new Set(['get', 'set', 'result', 'error']);
+
+/**
+ * Where the connection is in its negotiation. `stage` moves forward only; each stream
+ * restart (after TLS, after SASL) expects a new header within the same stage.
+ */
+type Stage =
+  | { name: 'unauthenticated' }
+  | { name: 'sasl'; exchange: SaslExchange; mechanism: string; awaitingInitial: boolean }
+  | { name: 'authenticated'; username: string }
+  | { name: 'bound'; username: string };
+
+export class C2SStream extends XmlStream implements ClientSession {
+  readonly kind = 'c2s' as const;
+  readonly id: string;
+  /** The id of the current stream: RFC 6120 §4.7.3 wants a fresh one after each restart. */
+  private streamId = '';
+  host = '';
+  secure: boolean;
+  presence: Element | undefined = undefined;
+  priority = 0;
+  /** Set at bind; reading it earlier is a bug that the type of `stage` guards against. */
+  jid!: JID;
+
+  private stage: Stage = { name: 'unauthenticated' };
+  private headerReceived = false;
+  private lang = 'en';
+  private authFailures = 0;
+  private plusOffered = false;
+  private bindings: ReadonlyMap<ChannelBindingType, Buffer> = new Map();
+  private authTimer: NodeJS.Timeout | undefined;
+  /** Elements waiting while an earlier one is still being processed asynchronously. */
+  private readonly queue: Array<[Element, string | undefined]> = [];
+  private busy = false;
+  private gone = false;
+
+  constructor(
+    socket: AnySocket,
+    private readonly env: C2SEnvironment,
+    log: Logger,
+    /** Set when the address is already at its connection limit: refused after its header. */
+    private readonly refuse: StreamError | undefined,
+  ) {
+    super(socket, log, env.options.limits);
+    this.id = randomBytes(12).toString('base64url');
+    this.secure = socket instanceof TLSSocket;
+    if (this.secure) this.bindings = channelBindings(socket as TLSSocket);
+    this.authTimer = setTimeout(() => {
+      if (this.stage.name !== 'bound')
+        this.fail(new StreamError('connection-timeout', 'authentication took too long'));
+    }, env.options.authTimeoutMs);
+    this.authTimer.unref();
+  }
+
+  get available(): boolean {
+    return this.presence !== undefined;
+  }
+
+  private get server(): ServerContext {
+    return this.env.server;
+  }
+
+  /** Queues a stanza for the client. Stanzas for a session that is gone are dropped. */
+  send(stanza: Element): void {
+    if (this.closed || this.closing) {
+      this.log.debug('stanza for a closed session dropped', { to: stanza.attrs.to });
+      return;
+    }
+    this.write(stanza.toString());
+  }
+
+  /** A whitespace keepalive (RFC 6120 §4.6.1), for idle NAT mappings. */
+  sendWhitespace(): void {
+    if (this.stage.name === 'bound' && !this.closing) this.write(' ');
+  }
+
+  protected headerAttrs(): Attrs {
+    // A stream refused before its header was accepted still gets a header with an id.
+    if (!this.headerReceived) this.streamId = randomBytes(12).toString('base64url');
+    const attrs: Attrs = {
+      xmlns: NS.CLIENT,
+      'xmlns:stream': NS.STREAM,
+      id: this.streamId,
+      version: '1.0',
+      'xml:lang': this.lang,
+    };
+    if (this.host) attrs.from = this.host;
+    return attrs;
+  }
+
+  // ---- stream header (RFC 6120 §4.7, §4.8) ----
+
+  protected onHeader(name: string, attrs: Attrs): void {
+    const error = this.checkHeader(name, attrs);
+    if (error) {
+      this.fail(error);
+      return;
+    }
+    this.streamId = randomBytes(12).toString('base64url');
+    this.headerReceived = true;
+    this.sendHeader();
+    this.writeElement(this.features());
+  }
+
+  private checkHeader(name: string, attrs: Attrs): StreamError | undefined {
+    const colon = name.indexOf(':');
+    const prefix = colon < 0 ? undefined : name.slice(0, colon);
+    const local = colon < 0 ? name : name.slice(colon + 1);
+    const streamNs = prefix === undefined ? attrs.xmlns : attrs[`xmlns:${prefix}`];
+    if (local !== 'stream' || streamNs !== NS.STREAM) {
+      return new StreamError('invalid-namespace', `the stream element must be <stream xmlns='${NS.STREAM}'>`);
+    }
+    if (prefix !== undefined && attrs.xmlns !== NS.CLIENT) {
+      return new StreamError('invalid-namespace', `the content namespace of a client stream is ${NS.CLIENT}`);
+    }
+    if (prefix === undefined) {
+      // <stream xmlns='…streams'> leaves no default namespace for stanzas; no client does that.
+      return new StreamError('bad-namespace-prefix', 'use the stream: prefix for the stream element');
+    }
+    if (attrs['xml:lang']) this.lang = attrs['xml:lang'];
+    const to = attrs.to;
+    const parsed = to === undefined ? undefined : tryParseJID(to);
+    const domain = parsed?.local === '' && parsed.resource === '' ? parsed : undefined;
+    if (domain === undefined || !this.server.hosts.has(domain.domain)) {
+      return new StreamError(
+        'host-unknown',
+        to === undefined ? 'the stream header has no "to"' : `${to} is not served here`,
+      );
+    }
+    if (this.host && this.host !== domain.domain) {
+      return new StreamError('host-unknown', 'a restarted stream must be for the same host');
+    }
+    this.host = domain.domain;
+    const version = attrs.version;
+    const major = version === undefined ? 0 : Number.parseInt(version.split('.')[0] ?? '', 10);
+    if (major !== 1) {
+      // Pre-1.0 streams (no version) lack SASL and TLS; RFC 6120 §4.7.5 lets us refuse them.
+      return new StreamError('unsupported-version', 'Warbler speaks XMPP version 1.0');
+    }
+    return this.refuse;
+  }
+
+  private features(): Element {
+    const features = x('stream:features');
+    const { options } = this.env;
+    if (this.stage.name === 'unauthenticated') {
+      if (!this.secure) {
+        const starttls = features.c('starttls', { xmlns: NS.TLS });
+        if (options.requireEncryption) starttls.c('required');
+      }
+      if (this.secure || !options.requireEncryption) {
+        const offered = this.mechanisms();
+        this.plusOffered = offered.some((m) => m.channelBinding);
+        const mechanisms = features.c('mechanisms', { xmlns: NS.SASL });
+        for (const m of offered) mechanisms.c('mechanism').t(m.name);
+        if (this.bindings.size > 0) {
+          // XEP-0440: tell the client which channel-binding types it can use here.
+          const cb = features.c('sasl-channel-binding', { xmlns: NS.SASL_CB });
+          for (const type of advertisedChannelBindings(this.bindings)) cb.c('channel-binding', { type });
+        }
+      }
+    } else {
+      features.c('bind', { xmlns: NS.BIND });
+      // RFC 6121 Appendix E: advertised as optional, so modern clients skip it.
+      features.c('session', { xmlns: NS.SESSION }).c('optional');
+      for (const f of this.server.streamFeatures.postAuthFeatures({ host: this.host, secure: this.secure })) {
+        features.append(f);
+      }
+    }
+    return features;
+  }
+
+  private mechanisms() {
+    return offeredMechanisms({
+      secure: this.secure,
+      channelBindings: this.bindings,
+      allowPlain: this.env.options.allowPlain,
+    });
+  }
+
+  // ---- elements, in order ----
+
+  protected onElement(element: Element, ns: string | undefined): void {
+    if (this.busy) {
+      this.queue.push([element, ns]);
+      if (this.queue.length === 64) this.socket.pause();
+      return;
+    }
+    this.process(element, ns);
+  }
+
+  private process(element: Element, ns: string | undefined): void {
+    let result: void | Promise<void>;
+    try {
+      result = this.handle(element, ns);
+    } catch (err) {
+      this.internalError(err);
+      return;
+    }
+    if (result instanceof Promise) {
+      this.busy = true;
+      result.catch((err: unknown) => this.internalError(err)).finally(() => this.drain());
+    }
+  }
+
+  private drain(): void {
+    this.busy = false;
+    while (!this.busy && this.queue.length > 0 && !this.closed && !this.closing) {
+      const [element, ns] = this.queue.shift()!;
+      this.process(element, ns);
+    }
+    if (!this.busy && this.socket.isPaused()) this.socket.resume();
+  }
+
+  private internalError(err: unknown): void {
+    this.log.error('error while handling client input', { error: err });
+    this.fail(new StreamError('internal-server-error'));
+  }
+
+  private handle(element: Element, ns: string | undefined): void | Promise<void> {
+    if (this.closing || this.closed) return;
+    if (!this.headerReceived) return;
+    const name = element.name;
+    if (this.stage.name === 'bound') {
+      if (ns === NS.CLIENT && (name === 'message' || name === 'presence' || name === 'iq')) {
+        return this.handleStanza(element);
+      }
+      const nonza = this.server.streamFeatures.nonza(ns, element.localName);
+      if (nonza) return nonza(this, element);
+      return this.rejectElement(element, ns);
+    }
+    switch (ns) {
+      case NS.TLS:
+        if (name === 'starttls') return this.startTls();
+        break;
+      case NS.SASL:
+        if (name === 'auth') return this.startAuth(element);
+        if (name === 'response') return this.continueAuth(element);
+        if (name === 'abort') return this.abortAuth();
+        break;
+      case NS.CLIENT:
+        if (name === 'iq' && this.stage.name === 'authenticated') return this.handlePreBindIq(element);
+        if (name === 'message' || name === 'presence' || name === 'iq') {
+          // RFC 6120 §6.4.7 / §7.1: no stanzas before authentication and binding.
+          this.fail(new StreamError('not-authorized', 'authenticate and bind a resource first'));
+          return;
+        }
+        break;
+    }
+    return this.rejectElement(element, ns);
+  }
+
+  private rejectElement(element: Element, ns: string | undefined): void {
+    if (element.name === 'message' || element.name === 'presence' || element.name === 'iq') {
+      this.fail(new StreamError('invalid-namespace', `stanzas on a client stream are in ${NS.CLIENT}`));
+      return;
+    }
+    this.fail(
+      new StreamError(
+        'unsupported-stanza-type',
+        `<${element.name}${ns ? ` xmlns='${ns}'` : ''}> is not supported here`,
+      ),
+    );
+  }
+
+  // ---- STARTTLS (RFC 6120 §5) ----
+
+  private startTls(): void {
+    if (this.secure || this.stage.name !== 'unauthenticated') {
+      this.write(`<failure xmlns='${NS.TLS}'/>`);
+      this.close();
+      return;
+    }
+    // Anything the client pipelined after <starttls/> is plaintext we must not act on.
+    this.parser.stop();
+    this.write(`<proceed xmlns='${NS.TLS}'/>`);
+    this.flush();
+    const raw = this.socket;
+    const secure = new TLSSocket(raw, {
+      isServer: true,
+      ...this.env.certificates.serverOptions(['xmpp-client']),
+    });
+    this.upgradeSocket(secure);
+    this.headerReceived = false;
+    secure.once('secure', () => {
+      this.secure = true;
+      this.bindings = channelBindings(secure);
+    });
+    secure.once('error', (err: Error) => {
+      if (!this.secure) this.log.info('TLS handshake failed', { ip: this.remoteAddress, error: err.message });
+    });
+  }
+
+  // ---- SASL (RFC 6120 §6) ----
+
+  private startAuth(element: Element): void | Promise<void> {
+    if (this.stage.name !== 'unauthenticated') {
+      if (this.stage.name === 'sasl')
+        return this.saslFailure('aborted', 'a new <auth/> aborts the exchange in progress');
+      this.fail(new StreamError('policy-violation', 'already authenticated'));
+      return;
+    }
+    if (!this.secure && this.env.options.requireEncryption) {
+      return this.saslFailure('encryption-required', 'use STARTTLS before authenticating');
+    }
+    if (this.env.throttle.isBlocked(this.remoteAddress)) {
+      return this.saslFailure(
+        'temporary-auth-failure',
+        'too many failed attempts from your address; try later',
+      );
+    }
+    const name = element.attrs.mechanism ?? '';
+    const mechanism = this.mechanisms().find((m) => m.name === name);
+    if (!mechanism) {
+      const known = findMechanism(name);
+      if (known?.requiresTls && !this.secure) return this.saslFailure('encryption-required');
+      return this.saslFailure('invalid-mechanism', `${name || 'no mechanism'} is not offered`);
+    }
+    const exchange = mechanism.start(this.saslContext());
+    const text = element.text.trim();
+    if (text === '') {
+      // No initial response: prompt for it with an empty challenge (RFC 6120 §6.4.2).
+      this.stage = { name: 'sasl', exchange, mechanism: mechanism.name, awaitingInitial: true };
+      this.write(`<challenge xmlns='${NS.SASL}'/>`);
+      return;
+    }
+    this.stage = { name: 'sasl', exchange, mechanism: mechanism.name, awaitingInitial: false };
+    return this.saslStep(text === '=' ? '' : text);
+  }
+
+  private continueAuth(element: Element): void | Promise<void> {
+    if (this.stage.name !== 'sasl') {
+      this.fail(new StreamError('policy-violation', 'no authentication exchange in progress'));
+      return;
+    }
+    this.stage.awaitingInitial = false;
+    return this.saslStep(element.text.trim());
+  }
+
+  private abortAuth(): void | Promise<void> {
+    if (this.stage.name !== 'sasl') {
+      this.fail(new StreamError('policy-violation', 'no authentication exchange in progress'));
+      return;
+    }
+    return this.saslFailure('aborted');
+  }
+
+  private async saslStep(base64: string): Promise<void> {
+    if (this.stage.name !== 'sasl') return;
+    const { exchange, mechanism } = this.stage;
+    if (!BASE64.test(base64)) return this.saslFailure('incorrect-encoding');
+    let step: SaslStep;
+    try {
+      step = await exchange.step(Buffer.from(base64, 'base64'));
+    } catch (err) {
+      this.log.error('SASL mechanism failed', { mechanism, error: err });
+      return this.saslFailure('temporary-auth-failure');
+    }
+    if (this.closed || this.closing) return;
+    switch (step.kind) {
+      case 'challenge':
+        this.write(`<challenge xmlns='${NS.SASL}'>${step.data.toString('base64')}</challenge>`);
+        return;
+      case 'failure':
+        if (step.cause !== undefined)
+          this.log.warn('SASL failed on our side', { mechanism, error: step.cause });
+        return this.saslFailure(step.condition, step.text, step.username);
+      case 'success': {
+        clearTimeout(this.authTimer);
+        this.authTimer = setTimeout(() => {
+          if (this.stage.name !== 'bound')
+            this.fail(new StreamError('connection-timeout', 'no resource bound in time'));
+        }, this.env.options.authTimeoutMs);
+        this.authTimer.unref();
+        this.stage = { name: 'authenticated', username: step.username };
+        const data = step.data && step.data.length > 0 ? step.data.toString('base64') : '';
+        this.write(data ? `<success xmlns='${NS.SASL}'>${data}</success>` : `<success xmlns='${NS.SASL}'/>`);
+        this.log.info('authenticated', {
+          user: `${step.username}@${this.host}`,
+          mechanism,
+          ip: this.remoteAddress,
+        });
+        this.headerReceived = false;
+        this.restartStream();
+        return;
+      }
+    }
+  }
+
+  private saslFailure(condition: SaslFailureCondition, text?: string, username?: string): void {
+    this.stage = { name: 'unauthenticated' };
+    const failure = x('failure', { xmlns: NS.SASL }, x(condition));
+    if (text) failure.append(x('text', { 'xml:lang': 'en' }, text));
+    this.writeElement(failure);
+    if (condition === 'aborted' || condition === 'temporary-auth-failure') return;
+    this.env.throttle.record(this.remoteAddress);
+    this.authFailures++;
+    this.log.info('authentication failed', {
+      condition,
+      user: username ? `${username}@${this.host}` : undefined,
+      ip: this.remoteAddress,
+      attempt: this.authFailures,
+    });
+    if (this.authFailures >= this.env.options.maxAuthAttempts) {
+      // RFC 6120 §6.4.5: too many retries end the stream.
+      this.fail(new StreamError('policy-violation', 'too many failed authentication attempts'));
+    }
+  }
+
+  private saslContext(): SaslContext {
+    const accounts = this.server.accounts.store;
+    const host = this.host;
+    return {
+      secure: this.secure,
+      channelBindings: this.bindings,
+      plusOffered: this.plusOffered,
+      prepareUsername: (raw) => attempt(() => prepareLocalpart(raw)),
+      preparePassword: (raw) => attempt(() => saslprep(raw)),
+      getCredential: (username, hash) => accounts.getCredential(host, username, hash),
+      bareJid: (username) => `${username}@${host}`,
+      defaultIterations: this.env.options.scramIterations,
+    };
+  }
+
+  // ---- resource binding (RFC 6120 §7) ----
+
+  private handlePreBindIq(iq: Element): void {
+    const payload = iq.elements[0];
+    if (iq.attrs.type === 'set' && payload?.localName === 'bind' && payload.getNS() === NS.BIND) {
+      this.bind(iq, payload);
+      return;
+    }
+    this.fail(new StreamError('not-authorized', 'bind a resource first'));
+  }
+
+  private bind(iq: Element, bind: Element): void {
+    if (this.stage.name !== 'authenticated') return;
+    const username = this.stage.username;
+    const requested = bind.getChildText('resource');
+    let resource: string;
+    if (requested) {
+      const prepared = attempt(() => prepareResourcepart(requested));
+      if (prepared === undefined) {
+        this.replyError(iq, new StanzaError('bad-request', 'the resource is not a valid resourcepart'));
+        return;
+      }
+      resource = prepared;
+    } else {
+      resource = this.generateResource(username);
+    }
+    this.jid = jid(username, this.host, resource);
+    const outcome = this.server.sessions.bind(this);
+    if (!outcome.ok) {
+      const error =
+        outcome.reason === 'conflict'
+          ? new StanzaError('conflict', 'that resource is in use')
+          : new StanzaError('resource-constraint', 'too many resources are connected for this account');
+      this.replyError(iq, error);
+      return;
+    }
+    if (outcome.replaced) outcome.replaced.close(new StreamError('conflict', 'replaced by a new connection'));
+    clearTimeout(this.authTimer);
+    this.authTimer = undefined;
+    this.stage = { name: 'bound', username };
+    this.writeElement(
+      x(
+        'iq',
+        { type: 'result', id: iq.attrs.id },
+        x('bind', { xmlns: NS.BIND }, x('jid', null, this.jid.full)),
+      ),
+    );
+    this.log = this.log.child({ jid: this.jid.full });
+    this.log.info('resource bound', { ip: this.remoteAddress, secure: this.secure });
+    void this.server.hooks.fire('session/bound', { session: this });
+  }
+
+  private generateResource(username: string): string {
+    for (;;) {
+      const resource = `warbler-${randomBytes(6).toString('base64url')}`;
+      if (!this.server.sessions.isBound(jid(username, this.host, resource))) return resource;
+    }
+  }
+
+  private replyError(stanza: Element, error: StanzaError): void {
+    const reply = errorReply(stanza, error);
+    if (reply) this.writeElement(reply);
+  }
+
+  // ---- stanzas from the bound client (RFC 6120 §8.1, §10) ----
+
+  private handleStanza(stanza: Element): void | Promise<void> {
+    const attrs = stanza.attrs;
+    if (attrs.xmlns !== undefined) delete attrs.xmlns; // implied by the stream; other streams have their own
+
+    const from = attrs.from;
+    if (from !== undefined && from !== this.jid.full && from !== this.jid.bare) {
+      const parsed = tryParseJID(from);
+      if (!parsed || (parsed.full !== this.jid.full && parsed.full !== this.jid.bare)) {
+        // RFC 6120 §8.1.2.1: a client may not speak for another address.
+        this.fail(new StreamError('invalid-from', 'the from address is not yours'));
+        return;
+      }
+    }
+    attrs.from = this.jid.full;
+
+    const name = stanza.name;
+    const type = attrs.type;
+    if (name === 'iq') {
+      if (type === undefined || !IQ_TYPES.has(type) || attrs.id === undefined) {
+        return this.bounceLocally(
+          stanza,
+          new StanzaError('bad-request', 'an iq needs an id and a type of get, set, result or error'),
+        );
+      }
+      if ((type === 'get' || type === 'set') && stanza.elements.length !== 1) {
+        return this.bounceLocally(
+          stanza,
+          new StanzaError('bad-request', 'an iq get or set carries exactly one child element'),
+        );
+      }
+      if (type === 'set' && attrs.to === undefined && isLegacySession(stanza)) {
+        // RFC 3921 §3: a no-op now, answered for old clients that still ask.
+        this.writeElement(x('iq', { type: 'result', id: attrs.id }));
+        return;
+      }
+    } else if (name === 'presence' && type !== undefined && !PRESENCE_TYPES.has(type)) {
+      return this.bounceLocally(stanza, new StanzaError('bad-request', `unknown presence type "${type}"`));
+    }
+
+    let to: JID;
+    if (attrs.to !== undefined) {
+      const parsed = tryParseJID(attrs.to);
+      if (!parsed) {
+        delete attrs.to;
+        return this.bounceLocally(
+          stanza,
+          new StanzaError('jid-malformed', 'the to address is not a valid JID'),
+        );
+      }
+      if (parsed.full !== attrs.to) attrs.to = parsed.full;
+      to = parsed;
+    } else {
+      to = this.jid.bareJID();
+    }
+
+    const event: StanzaEvent = { stanza, origin: this, from: this.jid, to };
+    if (name === 'presence' && attrs.to === undefined) return this.broadcastPresence(event);
+    const taken = this.server.hooks.fire('pre-route', event);
+    if (taken === false) return this.server.router.route(event);
+    if (taken === true) return;
+    return taken.then((done) => {
+      if (!done) return this.server.router.route(event);
+    });
+  }
+
+  /** RFC 6121 §4.2, §4.4: the client's own presence, tracked here and broadcast by the IM module. */
+  private broadcastPresence(event: StanzaEvent): void | Promise<void> {
+    const { stanza } = event;
+    const type = stanza.attrs.type;
+    if (type === undefined) {
+      this.presence = stanza;
+      const priority = Number.parseInt(stanza.getChildText('priority') ?? '0', 10);
+      this.priority = Number.isFinite(priority) ? Math.max(-128, Math.min(127, priority)) : 0;
+    } else if (type === 'unavailable') {
+      this.presence = undefined;
+      this.priority = 0;
+    }
+    const taken = this.server.hooks.fire('pre-route', event);
+    if (taken === true) return;
+    if (taken === false) {
+      void this.server.hooks.fire('presence/broadcast', event);
+      return;
+    }
+    return taken.then(async (done) => {
+      if (!done) await this.server.hooks.fire('presence/broadcast', event);
+    });
+  }
+
+  /** An error for a stanza we refuse before routing, written straight back to the client. */
+  private bounceLocally(stanza: Element, error: StanzaError): void {
+    const reply = errorReply(stanza, error);
+    if (!reply) return;
+    delete reply.attrs.to;
+    this.writeElement(reply);
+  }
+
+  // ---- teardown ----
+
+  protected override onClosing(): void {
+    this.leave();
+  }
+
+  protected onClosed(error: string | undefined): void {
+    this.leave();
+    this.env.onGone(this);
+    if (error && this.stage.name === 'bound') this.log.info('connection lost', { ip: this.remoteAddress });
+  }
+
+  private leave(): void {
+    if (this.gone) return;
+    this.gone = true;
+    clearTimeout(this.authTimer);
+    this.queue.length = 0;
+    if (this.stage.name === 'bound') {
+      this.server.sessions.unbind(this);
+      void this.server.hooks.fire('session/closed', {
+        session: this,
+        error: this.closed ? 'connection lost' : undefined,
+      });
+      this.presence = undefined;
+    }
+  }
+}
+
+function isLegacySession(iq: Element): boolean {
+  const payload = iq.elements[0];
+  return payload?.localName === 'session' && payload.getNS() === NS.SESSION;
+}
+
+function attempt<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
+}

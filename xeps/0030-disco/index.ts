@@ -1,0 +1,79 @@
+// XEP-0030: Service Discovery — https://xmpp.org/extensions/xep-0030.html
+// §3 disco#info of the server and of accounts; §4 disco#items of the server (the services
+// it hosts). Identities and features come from the modules that implement them (see
+// DiscoRegistry); this module only answers.
+
+import { StanzaError } from '../../src/core/errors.js';
+import type { IqRequest } from '../../src/core/iq.js';
+import type { ServerContext } from '../../src/core/module.js';
+import { defineModule } from '../../src/core/module.js';
+import { type Element, x } from '../../src/xml/element.js';
+import { NS } from '../../src/xml/ns.js';
+
+export default defineModule({
+  name: 'disco',
+  implements: [
+    {
+      spec: { xep: 30 },
+      title: 'Service Discovery',
+      version: '2.5.0',
+      status: 'complete',
+      note: 'disco#info of the server and of accounts, disco#items of the server',
+      since: '0.1.0',
+      tests: ['test/integration/disco.test.ts'],
+    },
+  ],
+  features: [NS.DISCO_INFO, NS.DISCO_ITEMS],
+  identities: [{ category: 'server', type: 'im', name: 'Warbler' }],
+  setup(ctx) {
+    const server = ctx.server;
+    ctx.handleIq('get', NS.DISCO_INFO, 'query', (req) => serverInfo(server, req));
+    ctx.handleIq('get', NS.DISCO_ITEMS, 'query', (req) => serverItems(server, req));
+    ctx.handleIq('get', NS.DISCO_INFO, 'query', (req) => accountInfo(server, req), 'account');
+    ctx.handleIq('get', NS.DISCO_ITEMS, 'query', (req) => accountItems(server, req), 'account');
+  },
+});
+
+function query(ns: string, node: string | undefined): Element {
+  return x('query', { xmlns: ns, node });
+}
+
+function rejectUnknownNode(req: IqRequest): string | undefined {
+  const node = req.payload.attrs.node;
+  // No nodes are published yet; XEP-0030 §3.2 / §4.2: an unknown node is item-not-found.
+  if (node !== undefined) throw new StanzaError('item-not-found', `no such node: ${node}`);
+  return node;
+}
+
+function serverInfo(server: ServerContext, req: IqRequest): Element {
+  const result = query(NS.DISCO_INFO, rejectUnknownNode(req));
+  for (const identity of server.disco.serverIdentities()) result.c('identity', { ...identity });
+  for (const feature of server.disco.serverFeatures()) result.c('feature', { var: feature });
+  return result;
+}
+
+function serverItems(server: ServerContext, req: IqRequest): Element {
+  const result = query(NS.DISCO_ITEMS, rejectUnknownNode(req));
+  for (const item of server.disco.itemsFor(req.to.domain)) {
+    result.c('item', item.name === undefined ? { jid: item.jid } : { jid: item.jid, name: item.name });
+  }
+  return result;
+}
+
+/** §3.1 on behalf of an account: it exists, and it is a registered account. */
+async function accountInfo(server: ServerContext, req: IqRequest): Promise<Element> {
+  const node = rejectUnknownNode(req);
+  if (!(await server.accounts.exists(req.to))) throw new StanzaError('service-unavailable');
+  return x(
+    'query',
+    { xmlns: NS.DISCO_INFO, node },
+    x('identity', { category: 'account', type: 'registered' }),
+    x('feature', { var: NS.DISCO_INFO }),
+  );
+}
+
+async function accountItems(server: ServerContext, req: IqRequest): Promise<Element> {
+  const node = rejectUnknownNode(req);
+  if (!(await server.accounts.exists(req.to))) throw new StanzaError('service-unavailable');
+  return query(NS.DISCO_ITEMS, node);
+}
