@@ -220,12 +220,14 @@ export class Server implements ServerContext {
   private async shutdown(): Promise<void> {
     this.log.info('stopping');
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
-    await Promise.all(this.listeners.map((l) => l.close()));
+    // net.Server.close() settles only once every connection is gone, so it is awaited last.
+    const listenersClosed = Promise.all(this.listeners.map((l) => l.close()));
     await this.hooks.fire('server/stopping', {});
     const streams = [...this.streams];
     for (const stream of streams) stream.fail(new StreamError('system-shutdown', 'the server is stopping'));
     await waitUntil(() => this.streams.size === 0, 2_000);
     for (const stream of this.streams) stream.destroy();
+    await listenersClosed;
     while (this.loaded.length > 0) this.loaded.pop()!.unload();
     this.router.pending.clear();
     this.throttle.stop();

@@ -140,7 +140,7 @@ export class Router {
 
   private fail(event: StanzaEvent, err: unknown): void {
     this.log.error('routing failed', { from: event.from.full, to: event.to.full, error: err });
-    this.bounce(event.stanza, 'internal-server-error');
+    this.bounceEvent(event, 'internal-server-error');
   }
 
   private registerDefaultFates(): void {
@@ -162,8 +162,16 @@ export class Router {
     on('presence/broadcast', () => true, FALLBACK_PRIORITY);
   }
 
+  /**
+   * Bounces a routed stanza. A client's stanza without `to` was for its own account, and
+   * the answer comes from the account's bare JID (RFC 6120 §8.1.2.1).
+   */
   private bounceEvent(event: StanzaEvent, condition: StanzaErrorCondition): true {
-    this.bounce(event.stanza, condition);
+    const reply = errorReply(event.stanza, new StanzaError(condition));
+    if (reply) {
+      reply.attrs.from ??= event.to.full;
+      this.send(reply);
+    }
     return true;
   }
 
@@ -176,7 +184,7 @@ export class Router {
     }
     const payload = stanza.elements[0];
     if (!payload || (type !== 'get' && type !== 'set')) {
-      this.bounce(stanza, 'bad-request');
+      this.bounceEvent(event, 'bad-request');
       return true;
     }
     let handler = this.iq.find(scope, type, payload);
@@ -186,7 +194,7 @@ export class Router {
       handler = this.iq.find('host', type, payload);
     if (!handler) {
       // RFC 6121 §8.5.1, §8.5.2.1.3: the same answer whether or not the account exists.
-      this.bounce(stanza, 'service-unavailable');
+      this.bounceEvent(event, 'service-unavailable');
       return true;
     }
     return runIqHandler(
@@ -194,6 +202,7 @@ export class Router {
       { stanza, payload, from: event.from, to: event.to, origin: event.origin },
       this.log,
     ).then((reply) => {
+      reply.attrs.from ??= event.to.full;
       this.send(reply);
       return true as const;
     });
@@ -206,7 +215,7 @@ export class Router {
       return true;
     }
     const type = event.stanza.attrs.type;
-    if (type === 'get' || type === 'set') this.bounce(event.stanza, 'service-unavailable');
+    if (type === 'get' || type === 'set') this.bounceEvent(event, 'service-unavailable');
     return true;
   }
 
@@ -219,7 +228,7 @@ export class Router {
     // RFC 6121 §8.5.3.2.1: no such resource.
     switch (event.stanza.attrs.type ?? 'normal') {
       case 'groupchat':
-        this.bounce(event.stanza, 'service-unavailable');
+        this.bounceEvent(event, 'service-unavailable');
         return true;
       case 'headline':
       case 'error':
@@ -237,7 +246,7 @@ export class Router {
     const resources = this.sessions.resources(event.to);
     if (resources.length === 0) return this.messageToBareWithoutSessions(event, type);
     if (type === 'groupchat') {
-      this.bounce(event.stanza, 'service-unavailable');
+      this.bounceEvent(event, 'service-unavailable');
       return true;
     }
     const targets = type === 'headline' ? availableResources(resources) : topResources(resources);
@@ -249,11 +258,11 @@ export class Router {
   private async messageToBareWithoutSessions(event: StanzaEvent, type: string): Promise<true> {
     if (!(await this.accounts.exists(event.to))) {
       // RFC 6121 §8.5.1: no such account.
-      if (type !== 'headline') this.bounce(event.stanza, 'service-unavailable');
+      if (type !== 'headline') this.bounceEvent(event, 'service-unavailable');
       return true;
     }
     if (type === 'groupchat') {
-      this.bounce(event.stanza, 'service-unavailable');
+      this.bounceEvent(event, 'service-unavailable');
       return true;
     }
     return this.messageWhenUnavailable(event, type);
