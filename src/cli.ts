@@ -35,17 +35,33 @@ commands:
 
 class UsageError extends Error {}
 
+function parseCommandLine(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        'password-stdin': { type: 'boolean' },
+        bulk: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    // Node's own messages are long and about its API; say it the operator's way.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const option = /'([^']+)'/.exec((err as Error).message)?.[1] ?? 'an option';
+      throw new UsageError(`unknown option ${option}; run "warbler help"`);
+    }
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE')
+      throw new UsageError(`${(err as Error).message}; run "warbler help"`);
+    throw err;
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string', short: 'c' },
-      'password-stdin': { type: 'boolean' },
-      bulk: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const { values, positionals } = parseCommandLine(argv);
   const [command, ...args] = positionals;
   if (values.help || command === undefined || command === 'help') {
     process.stdout.write(USAGE + '\n');
@@ -62,7 +78,10 @@ async function main(argv: string[]): Promise<number> {
       return start(load());
     case 'adduser':
       return withAccounts(load(), async (accounts) => {
-        if (values.bulk !== undefined) return bulkAdd(accounts, values.bulk);
+        if (values.bulk !== undefined) {
+          if (args.length > 0) throw new UsageError('usage: warbler adduser --bulk FILE (without a JID)');
+          return bulkAdd(accounts, values.bulk);
+        }
         const account = accounts.accountJid(single(args, 'adduser JID'));
         if (await accounts.exists(account))
           throw new AccountError('ACCOUNT_EXISTS', `${account.bare} already exists`);
@@ -185,6 +204,13 @@ async function bulkAdd(accounts: AccountService, file: string): Promise<number> 
 async function cert(config: CoreConfig, args: string[]): Promise<number> {
   const [sub, ...hosts] = args;
   if (sub !== 'generate') throw new UsageError('usage: warbler cert generate [HOST...]');
+  for (const host of hosts) {
+    // A certificate for a host the server does not serve would never be used.
+    if (!config.hosts.includes(host))
+      throw new UsageError(
+        `${host} is not served here (hosts: ${config.hosts.join(', ')}); add it to "hosts" in the config first`,
+      );
+  }
   const targets = hosts.length > 0 ? hosts : [...config.hosts];
   const dir = join(config.data_dir, 'certs');
   for (const host of targets) {

@@ -1,7 +1,7 @@
 // `warbler check`: everything that would stop the server from starting, or make clients
 // refuse it, found before it matters — each problem with what to do about it.
 
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import type { CoreConfig } from '../config/options.js';
 import { silentLogger } from '../log.js';
@@ -46,9 +46,19 @@ export async function checkInstallation(config: CoreConfig, out: Output): Promis
   const store = certificateStore(config, silentLogger);
   try {
     for (const report of await store.check()) {
-      const label = `certificate for ${report.host}: ${report.path} (${report.names.join(', ')}; until ${report.notAfter.toISOString().slice(0, 10)})`;
-      if (report.problems.length > 0) bad(`${label}: ${report.problems.join('; ')}`);
-      else ok(label);
+      if (report.source === 'generated' && !existsSync(report.path)) {
+        note(
+          `${report.host} has no certificate yet: a self-signed one will be generated at start in ${report.path}`,
+        );
+        continue;
+      }
+      const label =
+        report.names.length === 0
+          ? `certificate for ${report.host}: ${report.path}`
+          : `certificate for ${report.host}: ${report.path} (${report.names.join(', ')}; until ${report.notAfter.toISOString().slice(0, 10)})`;
+      if (report.problems.length > 0) {
+        bad(`${label}: ${report.problems.join('; ')}: ${certificateAdvice(report.host, report.source)}`);
+      } else ok(label);
       if (report.selfSigned) {
         note(
           `${report.host} uses a self-signed certificate: clients will ask users to trust it; other servers will use dialback`,
@@ -60,13 +70,19 @@ export async function checkInstallation(config: CoreConfig, out: Output): Promis
   }
 
   const { c2s } = config;
-  const ports = [{ name: 'c2s', port: c2s.port }];
-  if (c2s.direct_tls) ports.push({ name: 'c2s direct TLS', port: c2s.direct_tls_port });
-  for (const { name, port } of ports) {
+  const ports = [{ key: 'c2s.port', name: 'c2s', port: c2s.port }];
+  if (c2s.direct_tls)
+    ports.push({ key: 'c2s.direct_tls_port', name: 'c2s direct TLS', port: c2s.direct_tls_port });
+  for (const { key, name, port } of ports) {
     for (const address of c2s.addresses) {
-      const problem = port === 0 ? undefined : await tryListen(address, port, c2s.addresses);
-      if (problem) bad(`${name} ${formatAddress(address, port)}: ${problem}`);
-      else ok(`${name} ${formatAddress(address, port)} is free`);
+      const where = `${name} ${formatAddress(address, port)}`;
+      if (port === 0) {
+        note(`${where}: ${key} is 0, so a free port is picked at every start`);
+        continue;
+      }
+      const problem = await tryListen(address, port, c2s.addresses, key);
+      if (problem) bad(`${where}: ${problem}`);
+      else ok(`${where} is free`);
     }
   }
   if (!c2s.require_encryption) note('c2s.require_encryption is off: clients may log in without TLS');
@@ -75,16 +91,21 @@ export async function checkInstallation(config: CoreConfig, out: Output): Promis
   return problems === 0 ? 0 : 1;
 }
 
-function tryListen(address: string, port: number, all: readonly string[]): Promise<string | undefined> {
+function tryListen(
+  address: string,
+  port: number,
+  all: readonly string[],
+  key: string,
+): Promise<string | undefined> {
   const ipv6Only = net.isIPv6(address) && all.some((a) => net.isIPv4(a));
   return new Promise((resolve) => {
     const server = net.createServer();
     server.once('error', (err: NodeJS.ErrnoException) => {
       resolve(
         err.code === 'EADDRINUSE'
-          ? 'in use (is Warbler already running? then this is expected)'
+          ? `in use by another program: stop it or change ${key} (if it is this Warbler, already running, all is well)`
           : err.code === 'EACCES'
-            ? 'permission denied: use a port above 1023 or grant CAP_NET_BIND_SERVICE'
+            ? `permission denied: set ${key} above 1023, or grant node CAP_NET_BIND_SERVICE`
             : err.code === 'EADDRNOTAVAIL'
               ? 'no such address on this machine: fix c2s.addresses'
               : `${err.code}: ${err.message}`,
@@ -92,4 +113,12 @@ function tryListen(address: string, port: number, all: readonly string[]): Promi
     });
     server.listen({ host: address, port, ipv6Only }, () => server.close(() => resolve(undefined)));
   });
+}
+
+/** What to do about a certificate that has problems, by where it comes from. */
+function certificateAdvice(host: string, source: 'file' | 'generated'): string {
+  return source === 'file'
+    ? `configure a valid certificate that names ${host} ([tls] certificate/key, or [tls.hosts."${host}"]), ` +
+        'then restart Warbler or send it SIGHUP'
+    : 'run "warbler cert generate" to replace it, then send a running Warbler SIGHUP';
 }
