@@ -14,6 +14,7 @@
 import type { Section } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../storage/db.js';
+import { type Migrations, migrate } from '../storage/migrations.js';
 import type { AccountService } from './accounts.js';
 import type { DiscoItem, DiscoRegistry, Identity } from './disco.js';
 import type { HookHandler, HookName, Hooks } from './hooks.js';
@@ -47,6 +48,8 @@ export interface ModuleDefinition<C = unknown> {
   identities?: Identity[];
   /** The schema of this module's config section, if it has one (see src/config/schema.ts). */
   configSection?: Section;
+  /** The tables of this module's own store, applied before setup (see src/storage/migrations.ts). */
+  storage?: Migrations;
   setup(ctx: ModuleContext<C>): void | Promise<void>;
 }
 
@@ -125,6 +128,7 @@ export async function loadModule<C>(
   server: ServerContext,
   config: C,
 ): Promise<ModuleContext<C>> {
+  if (definition.storage) migrate(server.db, definition.storage);
   const ctx = new ModuleContext<C>(definition.name, server, config);
   for (const ns of definition.features ?? []) ctx.addFeature(ns);
   for (const identity of definition.identities ?? []) ctx.addIdentity(identity);

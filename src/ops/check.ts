@@ -36,9 +36,16 @@ export async function checkInstallation(config: CoreConfig, out: Output): Promis
 
   try {
     const db = openDatabase(databasePath(config));
-    const version = db.pragma('user_version', { simple: true });
+    const versions = db
+      .prepare('SELECT concern, version FROM schema_versions ORDER BY concern')
+      .all() as Array<{
+      concern: string;
+      version: number;
+    }>;
     db.close();
-    ok(`database ${databasePath(config)} (schema version ${version})`);
+    ok(
+      `database ${databasePath(config)} (schema: ${versions.map((v) => `${v.concern} ${v.version}`).join(', ')})`,
+    );
   } catch (err) {
     bad((err as Error).message);
   }

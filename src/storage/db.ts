@@ -8,13 +8,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { MIGRATIONS } from './migrations.js';
+import { StorageError } from './errors.js';
+import { ACCOUNT_MIGRATIONS, migrate } from './migrations.js';
+
+export { StorageError };
 
 export type Db = Database.Database;
-
-export class StorageError extends Error {
-  override name = 'StorageError';
-}
 
 export function openDatabase(file: string): Db {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -30,23 +29,6 @@ export function openDatabase(file: string): Db {
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  migrate(db);
+  migrate(db, ACCOUNT_MIGRATIONS);
   return db;
-}
-
-/** Applies the migrations the file has not seen yet, each in its own transaction. */
-export function migrate(db: Db): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > MIGRATIONS.length) {
-    throw new StorageError(
-      `the database is at schema version ${current}, newer than this Warbler knows (${MIGRATIONS.length}); run a newer Warbler or restore a backup`,
-    );
-  }
-  for (let version = current; version < MIGRATIONS.length; version++) {
-    const sql = MIGRATIONS[version]!;
-    db.transaction(() => {
-      db.exec(sql);
-      db.pragma(`user_version = ${version + 1}`);
-    })();
-  }
 }
