@@ -12,6 +12,7 @@ import { StreamError } from './core/errors.js';
 import { Hooks } from './core/hooks.js';
 import { loadModule, type ModuleContext, type ModuleDefinition, type ServerContext } from './core/module.js';
 import { Router } from './core/router.js';
+import { ServiceRegistry } from './core/services.js';
 import { SessionRegistry } from './core/sessions.js';
 import { StreamFeatures } from './core/stream-features.js';
 import { AuthFailureThrottle, ConnectionCounter } from './core/throttle.js';
@@ -63,6 +64,7 @@ export class Server implements ServerContext {
   readonly hooks = new Hooks();
   readonly disco = new DiscoRegistry();
   readonly streamFeatures = new StreamFeatures();
+  readonly services = new ServiceRegistry();
   readonly sessions: SessionRegistry;
   readonly router: Router;
   readonly accounts: AccountService;
@@ -104,6 +106,13 @@ export class Server implements ServerContext {
       config.c2s.auth_failures_per_ip,
       config.c2s.auth_failure_window * 1000,
     );
+    // A deleted account's sessions end at once: the credentials they authenticated with
+    // are gone (RFC 6120 §4.9.3.17).
+    this.hooks.on('account/deleted', ({ jid }) => {
+      for (const session of this.sessions.resources(jid)) {
+        session.close(new StreamError('not-authorized', 'this account has been deleted'));
+      }
+    });
   }
 
   /** Opens storage, loads certificates and modules, and starts listening. */

@@ -1,6 +1,9 @@
 // What the server says about itself in service discovery (XEP-0030): its identities and
-// features, contributed by the modules that implement them, and the services it hosts.
+// features, contributed by the modules that implement them, the XEP-0128 forms that extend
+// them, and the services it hosts.
 // Kept in the core so that modules add to it without knowing the disco module.
+
+import type { Element } from '../xml/element.js';
 
 export interface Identity {
   category: string;
@@ -29,7 +32,11 @@ class CountedSet<T> {
   }
 }
 
+/** Builds a XEP-0128 extended-information form (a jabber:x:data element) for a host. */
+export type DiscoExtension = (host: string) => Element | undefined;
+
 export class DiscoRegistry {
+  private readonly extensions = new Set<DiscoExtension>();
   private readonly features = new CountedSet<string>();
   private readonly identities = new CountedSet<string>();
   private readonly items = new Map<string, DiscoItem>();
@@ -48,6 +55,21 @@ export class DiscoRegistry {
     return () => {
       if (this.items.get(item.jid) === item) this.items.delete(item.jid);
     };
+  }
+
+  /** A XEP-0128 form added to the server's disco#info (contact addresses, for instance). */
+  addExtension(extension: DiscoExtension): () => void {
+    this.extensions.add(extension);
+    return () => this.extensions.delete(extension);
+  }
+
+  serverExtensions(host: string): Element[] {
+    const out: Element[] = [];
+    for (const extension of this.extensions) {
+      const form = extension(host);
+      if (form) out.push(form);
+    }
+    return out;
   }
 
   serverFeatures(): string[] {

@@ -16,13 +16,14 @@ import type { Logger } from '../log.js';
 import type { Db } from '../storage/db.js';
 import { type Migrations, migrate } from '../storage/migrations.js';
 import type { AccountService } from './accounts.js';
-import type { DiscoItem, DiscoRegistry, Identity } from './disco.js';
+import type { DiscoExtension, DiscoItem, DiscoRegistry, Identity } from './disco.js';
 import type { HookHandler, HookName, Hooks } from './hooks.js';
 import type { IqHandler, IqScope, IqType } from './iq.js';
 import type { Router, ServiceHandler } from './router.js';
+import type { ServiceRegistry, Services } from './services.js';
 import type { SessionRegistry } from './sessions.js';
 import type { SpecDeclaration } from './spec.js';
-import type { FeatureProvider, NonzaHandler, StreamFeatures } from './stream-features.js';
+import type { FeatureProvider, FeatureStage, NonzaHandler, StreamFeatures } from './stream-features.js';
 
 /** What a module may touch of the running server. */
 export interface ServerContext {
@@ -36,6 +37,7 @@ export interface ServerContext {
   readonly accounts: AccountService;
   readonly db: Db;
   readonly log: Logger;
+  readonly services: ServiceRegistry;
 }
 
 export interface ModuleDefinition<C = unknown> {
@@ -86,13 +88,17 @@ export class ModuleContext<C = unknown> {
     this.disposers.push(this.server.disco.addIdentity(identity));
   }
 
+  addDiscoExtension(extension: DiscoExtension): void {
+    this.disposers.push(this.server.disco.addExtension(extension));
+  }
+
   addDiscoItem(item: DiscoItem): void {
     this.disposers.push(this.server.disco.addItem(item));
   }
 
-  /** A stream feature offered to clients after authentication. */
-  addStreamFeature(provider: FeatureProvider): void {
-    this.disposers.push(this.server.streamFeatures.addPostAuth(provider));
+  /** A stream feature offered to clients, after authentication unless `stage` says otherwise. */
+  addStreamFeature(provider: FeatureProvider, stage: FeatureStage = 'post-auth'): void {
+    this.disposers.push(this.server.streamFeatures.add(stage, provider));
   }
 
   /** A handler for a top-level non-stanza element on bound client streams. */
@@ -102,6 +108,11 @@ export class ModuleContext<C = unknown> {
 
   registerService(domain: string, handler: ServiceHandler): void {
     this.disposers.push(this.server.router.registerService(domain, handler));
+  }
+
+  /** Offers a service to other modules until this one is unloaded. */
+  provide<K extends keyof Services>(name: K, service: Services[K]): void {
+    this.disposers.push(this.server.services.provide(name, service));
   }
 
   /** Runs `fn` when the module is unloaded (timers, open resources of its own). */

@@ -1,9 +1,12 @@
-// Extensions of the client stream that modules contribute: extra stream features after
-// authentication (stream management, client state indication, roster versioning…) and
-// handlers for top-level elements that are not stanzas ("nonzas", e.g. XEP-0198 <r/>).
+// Extensions of the client stream that modules contribute: extra stream features (stream
+// management, roster versioning, entity capabilities…) and handlers for top-level elements
+// that are not stanzas ("nonzas", e.g. XEP-0198 <r/>).
 
 import type { Element } from '../xml/element.js';
 import type { ClientSession } from './session.js';
+
+/** Before authentication (beside STARTTLS and SASL) or after it (beside <bind/>). */
+export type FeatureStage = 'pre-auth' | 'post-auth';
 
 export interface FeatureContext {
   host: string;
@@ -16,18 +19,21 @@ export type FeatureProvider = (ctx: FeatureContext) => Element | undefined;
 export type NonzaHandler = (session: ClientSession, element: Element) => void | Promise<void>;
 
 export class StreamFeatures {
-  private readonly postAuth = new Set<FeatureProvider>();
+  private readonly providers: Record<FeatureStage, Set<FeatureProvider>> = {
+    'pre-auth': new Set(),
+    'post-auth': new Set(),
+  };
   private readonly nonzas = new Map<string, NonzaHandler>();
 
-  /** A feature offered in the stream features after authentication (alongside <bind/>). */
-  addPostAuth(provider: FeatureProvider): () => void {
-    this.postAuth.add(provider);
-    return () => this.postAuth.delete(provider);
+  add(stage: FeatureStage, provider: FeatureProvider): () => void {
+    const set = this.providers[stage];
+    set.add(provider);
+    return () => set.delete(provider);
   }
 
-  postAuthFeatures(ctx: FeatureContext): Element[] {
+  features(stage: FeatureStage, ctx: FeatureContext): Element[] {
     const out: Element[] = [];
-    for (const provider of this.postAuth) {
+    for (const provider of this.providers[stage]) {
       const feature = provider(ctx);
       if (feature) out.push(feature);
     }

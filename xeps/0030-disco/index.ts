@@ -49,6 +49,9 @@ function serverInfo(server: ServerContext, req: IqRequest): Element {
   const result = query(NS.DISCO_INFO, rejectUnknownNode(req));
   for (const identity of server.disco.serverIdentities()) result.c('identity', { ...identity });
   for (const feature of server.disco.serverFeatures()) result.c('feature', { var: feature });
+  // XEP-0128: extended information (contact addresses…) only on the node-less query.
+  if (req.payload.attrs.node === undefined)
+    for (const form of server.disco.serverExtensions(req.to.domain)) result.append(form);
   return result;
 }
 
