@@ -23,7 +23,13 @@ import type { Router, ServiceHandler } from './router.js';
 import type { ServiceRegistry, Services } from './services.js';
 import type { SessionRegistry } from './sessions.js';
 import type { SpecDeclaration } from './spec.js';
-import type { FeatureProvider, FeatureStage, NonzaHandler, StreamFeatures } from './stream-features.js';
+import type {
+  FeatureProvider,
+  FeatureStage,
+  NonzaHandler,
+  PreAuthIqHandler,
+  StreamFeatures,
+} from './stream-features.js';
 
 /** What a module may touch of the running server. */
 export interface ServerContext {
@@ -104,6 +110,11 @@ export class ModuleContext<C = unknown> {
   /** A handler for a top-level non-stanza element on bound client streams. */
   handleNonza(ns: string, name: string, handler: NonzaHandler): void {
     this.disposers.push(this.server.streamFeatures.addNonza(ns, name, handler));
+  }
+
+  /** Answers iq requests before authentication (in-band registration). */
+  handlePreAuthIq(ns: string, name: string, handler: PreAuthIqHandler): void {
+    this.disposers.push(this.server.streamFeatures.addPreAuthIq(ns, name, handler));
   }
 
   registerService(domain: string, handler: ServiceHandler): void {

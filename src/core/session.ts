@@ -33,4 +33,6 @@ export interface ClientSession extends Session {
   priority: number;
   /** Whether the session has sent available presence and not since withdrawn it. */
   readonly available: boolean;
+  /** When the client last sent anything, in performance.now() milliseconds (monotonic). */
+  readonly lastActivity: number;
 }

@@ -18,12 +18,30 @@ export type FeatureProvider = (ctx: FeatureContext) => Element | undefined;
 
 export type NonzaHandler = (session: ClientSession, element: Element) => void | Promise<void>;
 
+/** What a handler of iq requests before authentication knows of the connection. */
+export interface PreAuthContext {
+  host: string;
+  secure: boolean;
+  remoteAddress: string;
+}
+
+/**
+ * Answers an iq sent before authentication (XEP-0077 in-band registration is the one use):
+ * returns the payload of the result, or throws a StanzaError.
+ */
+export type PreAuthIqHandler = (
+  ctx: PreAuthContext,
+  iq: Element,
+  payload: Element,
+) => Element | undefined | Promise<Element | undefined>;
+
 export class StreamFeatures {
   private readonly providers: Record<FeatureStage, Set<FeatureProvider>> = {
     'pre-auth': new Set(),
     'post-auth': new Set(),
   };
   private readonly nonzas = new Map<string, NonzaHandler>();
+  private readonly preAuthIqs = new Map<string, PreAuthIqHandler>();
 
   add(stage: FeatureStage, provider: FeatureProvider): () => void {
     const set = this.providers[stage];
@@ -47,6 +65,21 @@ export class StreamFeatures {
     return () => {
       if (this.nonzas.get(key) === handler) this.nonzas.delete(key);
     };
+  }
+
+  /** Lets iq get/set with payload <name xmlns=ns/> through before authentication. */
+  addPreAuthIq(ns: string, name: string, handler: PreAuthIqHandler): () => void {
+    const key = `${ns} ${name}`;
+    if (this.preAuthIqs.has(key))
+      throw new Error(`a pre-auth handler for <${name} xmlns='${ns}'/> is already registered`);
+    this.preAuthIqs.set(key, handler);
+    return () => {
+      if (this.preAuthIqs.get(key) === handler) this.preAuthIqs.delete(key);
+    };
+  }
+
+  preAuthIq(ns: string | undefined, name: string): PreAuthIqHandler | undefined {
+    return ns === undefined ? undefined : this.preAuthIqs.get(`${ns} ${name}`);
   }
 
   nonza(ns: string | undefined, name: string): NonzaHandler | undefined {

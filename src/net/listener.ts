@@ -84,11 +84,13 @@ export class Listener {
     for (const server of this.servers) if (server instanceof tls.Server) server.setSecureContext(options);
   }
 
-  /** Stops accepting; existing connections are left to their owners. */
+  /**
+   * Stops accepting; existing connections are left to their owners. Not awaiting close()'s
+   * callback on purpose: it only runs once every connection has ended, and the owners end them
+   * after this returns (a graceful stop first tells each stream system-shutdown).
+   */
   async close(): Promise<void> {
-    await Promise.all(
-      this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
-    );
+    for (const server of this.servers) server.close();
     this.servers.length = 0;
   }
 }

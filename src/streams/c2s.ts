@@ -52,6 +52,8 @@ export interface C2SEnvironment {
   onGone(stream: C2SStream): void;
 }
 
+/** How long a connection refused for its address's connection limit has to send its header. */
+const REFUSED_HEADER_MS = 2_000;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const PRESENCE_TYPES = new Set([
   'unavailable',
@@ -88,6 +90,8 @@ export class C2SStream extends XmlStream implements ClientSession {
 
   private stage: Stage = { name: 'unauthenticated' };
   private headerReceived = false;
+  /** Whether the client's latest header had a version attribute. */
+  private peerSentVersion = true;
   private lang = 'en';
   private authFailures = 0;
   private plusOffered = false;
@@ -109,10 +113,16 @@ export class C2SStream extends XmlStream implements ClientSession {
     this.id = randomBytes(12).toString('base64url');
     this.secure = socket instanceof TLSSocket;
     if (this.secure) this.bindings = channelBindings(socket as TLSSocket);
+    // A refused connection is not counted against its address, so it must not linger for the
+    // whole auth_timeout: an address could otherwise hold any number of sockets by never
+    // sending a header.
+    const deadline = refuse
+      ? Math.min(REFUSED_HEADER_MS, env.options.authTimeoutMs)
+      : env.options.authTimeoutMs;
     this.authTimer = setTimeout(() => {
       if (this.stage.name !== 'bound')
-        this.fail(new StreamError('connection-timeout', 'authentication took too long'));
-    }, env.options.authTimeoutMs);
+        this.fail(refuse ?? new StreamError('connection-timeout', 'authentication took too long'));
+    }, deadline);
     this.authTimer.unref();
   }
 
@@ -145,9 +155,11 @@ export class C2SStream extends XmlStream implements ClientSession {
       xmlns: NS.CLIENT,
       'xmlns:stream': NS.STREAM,
       id: this.streamId,
-      version: '1.0',
       'xml:lang': this.lang,
     };
+    // RFC 6120 §4.7.5: the lower of our version and the client's; a client that sent none is
+    // taken to be 0.9, and is answered without one.
+    if (this.peerSentVersion) attrs.version = '1.0';
     if (this.host) attrs.from = this.host;
     return attrs;
   }
@@ -167,6 +179,16 @@ export class C2SStream extends XmlStream implements ClientSession {
   }
 
   private checkHeader(name: string, attrs: Attrs): StreamError | undefined {
+    this.peerSentVersion = attrs.version !== undefined;
+    const to = attrs.to;
+    const parsed = to === undefined ? undefined : tryParseJID(to);
+    const domain =
+      parsed?.local === '' && parsed.resource === '' && this.server.hosts.has(parsed.domain)
+        ? parsed.domain
+        : undefined;
+    // Our header names the host the client asked for even when the rest of its header earns an
+    // error (RFC 6120 §4.7.1, §4.9.1.2).
+    if (!this.host && domain !== undefined) this.host = domain;
     const colon = name.indexOf(':');
     const prefix = colon < 0 ? undefined : name.slice(0, colon);
     const local = colon < 0 ? name : name.slice(colon + 1);
@@ -182,19 +204,15 @@ export class C2SStream extends XmlStream implements ClientSession {
       return new StreamError('bad-namespace-prefix', 'use the stream: prefix for the stream element');
     }
     if (attrs['xml:lang']) this.lang = attrs['xml:lang'];
-    const to = attrs.to;
-    const parsed = to === undefined ? undefined : tryParseJID(to);
-    const domain = parsed?.local === '' && parsed.resource === '' ? parsed : undefined;
-    if (domain === undefined || !this.server.hosts.has(domain.domain)) {
+    if (domain === undefined) {
       return new StreamError(
         'host-unknown',
         to === undefined ? 'the stream header has no "to"' : `${to} is not served here`,
       );
     }
-    if (this.host && this.host !== domain.domain) {
+    if (this.host !== domain) {
       return new StreamError('host-unknown', 'a restarted stream must be for the same host');
     }
-    this.host = domain.domain;
     const version = attrs.version;
     const major = version === undefined ? 0 : Number.parseInt(version.split('.')[0] ?? '', 10);
     if (major !== 1) {
@@ -223,11 +241,20 @@ export class C2SStream extends XmlStream implements ClientSession {
           for (const type of advertisedChannelBindings(this.bindings)) cb.c('channel-binding', { type });
         }
       }
+      for (const f of this.server.streamFeatures.features('pre-auth', {
+        host: this.host,
+        secure: this.secure,
+      })) {
+        features.append(f);
+      }
     } else {
       features.c('bind', { xmlns: NS.BIND });
       // RFC 6121 Appendix E: advertised as optional, so modern clients skip it.
       features.c('session', { xmlns: NS.SESSION }).c('optional');
-      for (const f of this.server.streamFeatures.postAuthFeatures({ host: this.host, secure: this.secure })) {
+      for (const f of this.server.streamFeatures.features('post-auth', {
+        host: this.host,
+        secure: this.secure,
+      })) {
         features.append(f);
       }
     }
@@ -304,6 +331,10 @@ export class C2SStream extends XmlStream implements ClientSession {
         break;
       case NS.CLIENT:
         if (name === 'iq' && this.stage.name === 'authenticated') return this.handlePreBindIq(element);
+        if (name === 'iq' && this.stage.name === 'unauthenticated') {
+          const answered = this.handlePreAuthIq(element);
+          if (answered !== false) return answered;
+        }
         if (name === 'message' || name === 'presence' || name === 'iq') {
           // RFC 6120 §6.4.7 / §7.1: no stanzas before authentication and binding.
           this.fail(new StreamError('not-authorized', 'authenticate and bind a resource first'));
@@ -315,14 +346,16 @@ export class C2SStream extends XmlStream implements ClientSession {
   }
 
   private rejectElement(element: Element, ns: string | undefined): void {
-    if (element.name === 'message' || element.name === 'presence' || element.name === 'iq') {
-      this.fail(new StreamError('invalid-namespace', `stanzas on a client stream are in ${NS.CLIENT}`));
-      return;
-    }
+    // A stanza in another namespace (say jabber:server) is a first-level element this stream
+    // does not support too (RFC 6120 §4.9.3.24): <invalid-namespace/> (§4.9.3.10) is about the
+    // header's namespaces, and lists jabber:server as a supported one. Prosody answers the same.
+    const name = element.name;
+    const stanza = name === 'message' || name === 'presence' || name === 'iq';
     this.fail(
       new StreamError(
         'unsupported-stanza-type',
-        `<${element.name}${ns ? ` xmlns='${ns}'` : ''}> is not supported here`,
+        `<${name}${ns ? ` xmlns='${ns}'` : ''}> is not supported here` +
+          (stanza ? `; stanzas on a client stream are in ${NS.CLIENT}` : ''),
       ),
     );
   }
@@ -331,8 +364,9 @@ export class C2SStream extends XmlStream implements ClientSession {
 
   private startTls(): void {
     if (this.secure || this.stage.name !== 'unauthenticated') {
+      // RFC 6120 §5.4.2.2: a failure closes the stream and the TCP connection.
       this.write(`<failure xmlns='${NS.TLS}'/>`);
-      this.close();
+      this.terminate();
       return;
     }
     // Anything the client pipelined after <starttls/> is plaintext we must not act on.
@@ -428,7 +462,7 @@ export class C2SStream extends XmlStream implements ClientSession {
       case 'failure':
         if (step.cause !== undefined)
           this.log.warn('SASL failed on our side', { mechanism, error: step.cause });
-        return this.saslFailure(step.condition, step.text, step.username);
+        return this.saslFailure(step.condition, step.text, step.username, true);
       case 'success': {
         clearTimeout(this.authTimer);
         this.authTimer = setTimeout(() => {
@@ -451,13 +485,24 @@ export class C2SStream extends XmlStream implements ClientSession {
     }
   }
 
-  private saslFailure(condition: SaslFailureCondition, text?: string, username?: string): void {
+  /**
+   * fromMechanism: the mechanism itself failed the exchange, where credentials are checked. Only
+   * those failures count against the address: a client on a shared address (NAT, campus) that
+   * asks for the wrong mechanism or sends bad base64 guesses no password, and must not lock its
+   * neighbours out. Every failure counts against the connection.
+   */
+  private saslFailure(
+    condition: SaslFailureCondition,
+    text?: string,
+    username?: string,
+    fromMechanism = false,
+  ): void {
     this.stage = { name: 'unauthenticated' };
     const failure = x('failure', { xmlns: NS.SASL }, x(condition));
     if (text) failure.append(x('text', { 'xml:lang': 'en' }, text));
     this.writeElement(failure);
     if (condition === 'aborted' || condition === 'temporary-auth-failure') return;
-    this.env.throttle.record(this.remoteAddress);
+    if (fromMechanism) this.env.throttle.record(this.remoteAddress);
     this.authFailures++;
     this.log.info('authentication failed', {
       condition,
@@ -484,6 +529,33 @@ export class C2SStream extends XmlStream implements ClientSession {
       bareJid: (username) => `${username}@${host}`,
       defaultIterations: this.env.options.scramIterations,
     };
+  }
+
+  // ---- iq before authentication (XEP-0077 in-band registration) ----
+
+  /** Runs a module's pre-auth iq handler; false when none applies (the stanza is then refused). */
+  private handlePreAuthIq(iq: Element): false | Promise<void> {
+    const type = iq.attrs.type;
+    const payload = iq.elements[0];
+    if ((type !== 'get' && type !== 'set') || !payload || iq.elements.length !== 1) return false;
+    const handler = this.server.streamFeatures.preAuthIq(payload.getNS(), payload.localName);
+    // Nothing an unauthenticated client sends is acted on before the channel is encrypted.
+    if (!handler || (!this.secure && this.env.options.requireEncryption)) return false;
+    const context = { host: this.host, secure: this.secure, remoteAddress: this.remoteAddress };
+    return (async () => {
+      let reply: Element;
+      try {
+        const answer = await handler(context, iq, payload);
+        reply = x('iq', { type: 'result', id: iq.attrs.id }, answer);
+      } catch (err) {
+        if (!(err instanceof StanzaError)) {
+          this.log.error('pre-auth iq handler failed', { ns: payload.getNS(), error: err });
+        }
+        reply = errorReply(iq, err instanceof StanzaError ? err : new StanzaError('internal-server-error'))!;
+        delete reply.attrs.to;
+      }
+      if (!this.closed && !this.closing) this.writeElement(reply);
+    })();
   }
 
   // ---- resource binding (RFC 6120 §7) ----

@@ -4,6 +4,7 @@
 // §4.4. Subclasses decide what the header and the elements mean.
 
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { TLSSocket } from 'node:tls';
 import { StreamError } from '../core/errors.js';
 import type { Logger } from '../log.js';
@@ -27,7 +28,15 @@ export abstract class XmlStream {
   closed = false;
   private corked = false;
   private closeTimer: NodeJS.Timeout | undefined;
-  private readonly onData = (chunk: Buffer) => this.parser.write(chunk);
+  /**
+   * When the peer last sent anything (performance.now(), monotonic milliseconds): lets the
+   * server ping only connections that have gone quiet (XEP-0199).
+   */
+  lastActivity = performance.now();
+  private readonly onData = (chunk: Buffer) => {
+    this.lastActivity = performance.now();
+    this.parser.write(chunk);
+  };
 
   constructor(
     socket: AnySocket,
@@ -90,7 +99,10 @@ export abstract class XmlStream {
     this.headerSent = true;
   }
 
-  /** Sends a stream error (with our header first if the peer has not had it) and closes. */
+  /**
+   * Sends a stream error (with our header first if the peer has not had it), closes the stream
+   * and ends the connection (RFC 6120 §4.9.1.1).
+   */
   fail(error: StreamError): void {
     if (this.closing || this.closed) return;
     const level = error.condition === 'system-shutdown' || error.condition === 'conflict' ? 'info' : 'warn';
@@ -98,7 +110,21 @@ export abstract class XmlStream {
     this.parser.stop();
     if (!this.headerSent) this.sendHeader();
     this.write(error.toElement().toString());
+    this.terminate();
+  }
+
+  /**
+   * Closes the stream and ends the connection at once, without waiting for the peer's closing
+   * tag: after an error nothing the peer sends is parsed any more, so that tag would never be
+   * seen (Prosody closes the connection right after a stream error too). A peer that keeps its
+   * side open is destroyed after the grace period.
+   */
+  protected terminate(): void {
+    if (this.closing || this.closed) return;
+    this.parser.stop();
+    if (!this.headerSent) this.sendHeader();
     this.beginClose();
+    this.socket.end();
   }
 
   /** Closes cleanly: </stream:stream>, then wait for the peer's own, then end the socket. */
