@@ -81,7 +81,8 @@ describe('c2s: routing rules (RFC 6120 §10, RFC 6121 §8.5)', () => {
   const chat = (to: string, id: string, body = 'hello') =>
     xml('message', { to, type: 'chat', id }, xml('body', {}, body));
   const errorFor = (id: string) => (el: XmlElement) => el.attrs.id === id && el.attrs.type === 'error';
-  const condition = (el: XmlElement) => el.getChild('error')?.children.find((c) => typeof c !== 'string') as XmlElement;
+  const condition = (el: XmlElement) =>
+    el.getChild('error')?.children.find((c) => typeof c !== 'string') as XmlElement;
 
   it('bounces a message for a user without available resources with service-unavailable and code 503', async () => {
     // carol exists but is offline; offline storage is not loaded in this configuration.
@@ -104,7 +105,9 @@ describe('c2s: routing rules (RFC 6120 §10, RFC 6121 §8.5)', () => {
 
   it('never answers an error with an error', async () => {
     await alice.send(xml('message', { to: 'nobody@localhost', type: 'error', id: 'err-1' }));
-    await alice.send(xml('iq', { to: 'localhost', type: 'get', id: 'after-err' }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
+    await alice.send(
+      xml('iq', { to: 'localhost', type: 'get', id: 'after-err' }, xml('ping', { xmlns: 'urn:xmpp:ping' })),
+    );
     await alice.waitFor((el) => el.attrs.id === 'after-err');
     expect(alice.received.filter((el) => el.attrs.id === 'err-1')).to.have.length(0);
   });
@@ -123,7 +126,9 @@ describe('c2s: routing rules (RFC 6120 §10, RFC 6121 §8.5)', () => {
   });
 
   it('delivers a headline to a bare JID to every available resource', async () => {
-    await alice.send(xml('message', { to: 'bob@localhost', type: 'headline', id: 'hl' }, xml('body', {}, 'news')));
+    await alice.send(
+      xml('message', { to: 'bob@localhost', type: 'headline', id: 'hl' }, xml('body', {}, 'news')),
+    );
     await bob.waitFor((el) => el.attrs.id === 'hl');
     await bob2.waitFor((el) => el.attrs.id === 'hl');
   });
@@ -135,16 +140,34 @@ describe('c2s: routing rules (RFC 6120 §10, RFC 6121 §8.5)', () => {
   });
 
   it('answers an iq get for an unknown resource with service-unavailable', async () => {
-    await alice.send(xml('iq', { to: 'bob@localhost/gone', type: 'get', id: 'iq-gone' }, xml('query', { xmlns: 'jabber:iq:version' })));
+    await alice.send(
+      xml(
+        'iq',
+        { to: 'bob@localhost/gone', type: 'get', id: 'iq-gone' },
+        xml('query', { xmlns: 'jabber:iq:version' }),
+      ),
+    );
     const error = await alice.waitFor(errorFor('iq-gone'));
     expect(condition(error).name).to.equal('service-unavailable');
   });
 
   it('routes an iq between full JIDs and its result back', async () => {
-    await alice.send(xml('iq', { to: 'bob@localhost/phone', type: 'get', id: 'v1' }, xml('query', { xmlns: 'jabber:iq:version' })));
+    await alice.send(
+      xml(
+        'iq',
+        { to: 'bob@localhost/phone', type: 'get', id: 'v1' },
+        xml('query', { xmlns: 'jabber:iq:version' }),
+      ),
+    );
     const request = await bob2.waitFor((el) => el.name === 'iq' && el.attrs.id === 'v1');
     expect(request.attrs.from).to.equal('alice@localhost/a');
-    await bob2.send(xml('iq', { to: request.attrs.from, type: 'result', id: 'v1' }, xml('query', { xmlns: 'jabber:iq:version' })));
+    await bob2.send(
+      xml(
+        'iq',
+        { to: request.attrs.from, type: 'result', id: 'v1' },
+        xml('query', { xmlns: 'jabber:iq:version' }),
+      ),
+    );
     const result = await alice.waitFor((el) => el.attrs.id === 'v1' && el.attrs.type === 'result');
     expect(result.attrs.from).to.equal('bob@localhost/phone');
   });
@@ -175,13 +198,26 @@ describe('c2s: routing rules (RFC 6120 §10, RFC 6121 §8.5)', () => {
   });
 
   it('answers an iq get or set without exactly one payload with bad-request', async () => {
-    await alice.send(xml('iq', { to: 'localhost', type: 'get', id: 'two' }, xml('a', { xmlns: 'urn:x' }), xml('b', { xmlns: 'urn:x' })));
+    await alice.send(
+      xml(
+        'iq',
+        { to: 'localhost', type: 'get', id: 'two' },
+        xml('a', { xmlns: 'urn:x' }),
+        xml('b', { xmlns: 'urn:x' }),
+      ),
+    );
     const error = await alice.waitFor(errorFor('two'));
     expect(condition(error).name).to.equal('bad-request');
   });
 
   it('forgets a session whose client vanished', async () => {
-    const c = await connect({ port: ts.port, domain: 'localhost', username: 'carol', password: 'carol-secret', resource: 'x' });
+    const c = await connect({
+      port: ts.port,
+      domain: 'localhost',
+      username: 'carol',
+      password: 'carol-secret',
+      resource: 'x',
+    });
     expect(ts.server.sessions.resources('carol@localhost')).to.have.length(1);
     (c as unknown as { socket: { socket: { destroy(): void } } }).socket.socket.destroy();
     for (let i = 0; i < 50 && ts.server.sessions.resources('carol@localhost').length > 0; i++) {
