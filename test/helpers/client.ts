@@ -39,6 +39,8 @@ export async function connect(options: ConnectOptions): Promise<TestClient> {
     service: `${scheme}://127.0.0.1:${options.port}`,
     domain: options.domain,
     resource: options.resource,
+    // The library's 2 s default is too tight for a loaded CI machine doing TLS and SCRAM.
+    timeout: 10_000,
     credentials: async (authenticate, mechanisms) => {
       const mechanism = options.mechanism ?? mechanisms[0]!;
       await authenticate({ username: options.username, password: options.password }, mechanism);

@@ -43,6 +43,7 @@ declare module '@xmpp/client' {
     service: string;
     domain?: string;
     resource?: string;
+    timeout?: number;
     username?: string;
     password?: string;
     credentials?: (
