@@ -63,7 +63,8 @@ describe('c2s: routing rules (RFC 6120 §10, RFC 6121 §8.5)', () => {
   let bob2: TestClient;
 
   before(async () => {
-    ts = await startTestServer();
+    // Without offline storage, so that the router's own fallback (RFC 6121 §8.5.2.2.1) shows.
+    ts = await startTestServer({ extraToml: '[modules]\ndisabled = ["offline"]' });
     await ts.addUser('alice', 'alice-secret');
     await ts.addUser('bob', 'bob-secret');
     await ts.addUser('carol', 'carol-secret');
@@ -85,7 +86,7 @@ describe('c2s: routing rules (RFC 6120 §10, RFC 6121 §8.5)', () => {
     el.getChild('error')?.children.find((c) => typeof c !== 'string') as XmlElement;
 
   it('bounces a message for a user without available resources with service-unavailable and code 503', async () => {
-    // carol exists but is offline; offline storage is not loaded in this configuration.
+    // carol exists but is offline, and offline storage is disabled here.
     await alice.send(chat('carol@localhost', 'to-offline'));
     const error = await alice.waitFor(errorFor('to-offline'));
     expect(error.attrs.from).to.equal('carol@localhost');
