@@ -45,13 +45,23 @@ function rejectUnknownNode(req: IqRequest): string | undefined {
   return node;
 }
 
+/** XEP-0115 §6.2: '<caps node>#<current ver>' names the node-less answer, which it repeats. */
+function isCapsNode(server: ServerContext, host: string, node: string): boolean {
+  const caps = server.services.get('caps');
+  if (caps === undefined || !node.startsWith(caps.node)) return false;
+  return node === `${caps.node}#${caps.ver(host)}`;
+}
+
 function serverInfo(server: ServerContext, req: IqRequest): Element {
-  const result = query(NS.DISCO_INFO, rejectUnknownNode(req));
+  const node = req.payload.attrs.node;
+  const result = query(
+    NS.DISCO_INFO,
+    node !== undefined && isCapsNode(server, req.to.domain, node) ? node : rejectUnknownNode(req),
+  );
   for (const identity of server.disco.serverIdentities()) result.c('identity', { ...identity });
   for (const feature of server.disco.serverFeatures()) result.c('feature', { var: feature });
-  // XEP-0128: extended information (contact addresses…) only on the node-less query.
-  if (req.payload.attrs.node === undefined)
-    for (const form of server.disco.serverExtensions(req.to.domain)) result.append(form);
+  // XEP-0128: extended information (contact addresses…), on the caps node too: its hash covers it.
+  for (const form of server.disco.serverExtensions(req.to.domain)) result.append(form);
   return result;
 }
 
