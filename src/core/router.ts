@@ -82,7 +82,14 @@ export class Router {
     const from = tryParseJID(stanza.attrs.from ?? '');
     const to = tryParseJID(stanza.attrs.to ?? '');
     if (!from || !to) {
-      this.log.error('server tried to send a stanza without valid from/to', { stanza: stanza.toString() });
+      // The addresses and kind only: a log line never carries what was said.
+      this.log.error('server tried to send a stanza without valid from/to', {
+        kind: stanza.name,
+        type: stanza.attrs.type,
+        from: stanza.attrs.from,
+        to: stanza.attrs.to,
+        stack: new Error().stack,
+      });
       return;
     }
     void this.route({ stanza, origin: undefined, from, to });
