@@ -32,6 +32,8 @@ export interface HookEvents extends Record<`${StanzaKind}/${Destination}`, Stanz
   'presence/broadcast': StanzaEvent;
   /** A message for a local account none of whose resources can take it now. */
   'message/offline': StanzaEvent;
+  /** A message was handed to these sessions of the account it was for (after the fact). */
+  'message/delivered': StanzaEvent & { sessions: readonly ClientSession[] };
   'session/bound': { session: ClientSession };
   'session/closed': { session: ClientSession; error: string | undefined };
   'account/created': { jid: JID };

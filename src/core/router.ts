@@ -230,6 +230,7 @@ export class Router {
     const session = this.sessions.get(event.to);
     if (session) {
       session.send(event.stanza);
+      this.delivered(event, [session]);
       return true;
     }
     // RFC 6121 §8.5.3.2.1: no such resource.
@@ -259,6 +260,7 @@ export class Router {
     const targets = type === 'headline' ? availableResources(resources) : topResources(resources);
     if (targets.length === 0) return this.messageWhenUnavailable(event, type);
     for (const session of targets) session.send(event.stanza);
+    this.delivered(event, targets);
     return true;
   }
 
@@ -303,6 +305,12 @@ export class Router {
     const session = this.sessions.get(event.to);
     if (session && type !== 'probe') session.send(event.stanza);
     return true;
+  }
+
+  /** Tells modules (carbons…) which of the account's sessions got a message. */
+  private delivered(event: StanzaEvent, sessions: ClientSession[]): void {
+    if (!this.hooks.has('message/delivered')) return;
+    void this.hooks.fire('message/delivered', { ...event, sessions });
   }
 }
 
