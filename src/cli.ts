@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { CoreConfig } from './config/options.js';
 import { AccountError, AccountService } from './core/accounts.js';
-import type { JID } from './jid.js';
+import { type JID, prepareDomainpart } from './jid.js';
 import { createLogger } from './log.js';
 import { BUILTIN_MODULES, moduleSections } from './modules.js';
 import { checkInstallation } from './ops/check.js';
@@ -202,8 +202,16 @@ async function bulkAdd(accounts: AccountService, file: string): Promise<number> 
 }
 
 async function cert(config: CoreConfig, args: string[]): Promise<number> {
-  const [sub, ...hosts] = args;
+  const [sub, ...given] = args;
   if (sub !== 'generate') throw new UsageError('usage: warbler cert generate [HOST...]');
+  // In the form the config keeps hosts in (Example.ORG, or an A-label, names a configured host).
+  const hosts = given.map((host) => {
+    try {
+      return prepareDomainpart(host);
+    } catch {
+      return host;
+    }
+  });
   for (const host of hosts) {
     // A certificate for a host the server does not serve would never be used.
     if (!config.hosts.includes(host))

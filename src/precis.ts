@@ -149,8 +149,36 @@ const HIRAGANA_KATAKANA_HAN = /[\p{Script=Hiragana}\p{Script=Katakana}\p{Script=
 const ARABIC_INDIC_DIGIT = /[\u0660-\u0669]/;
 const EXTENDED_ARABIC_INDIC_DIGIT = /[\u06F0-\u06F9]/;
 
+/**
+ * What rules A.7 to A.9 ask about the whole string, answered once per string: asking at every
+ * such code point would make a string of thousands of them cost quadratic time.
+ */
+class WholeString {
+  private japanese: boolean | undefined;
+  private arabicIndic: boolean | undefined;
+  private extendedArabicIndic: boolean | undefined;
+
+  constructor(readonly text: string) {}
+
+  /** A.7: a Hiragana, Katakana or Han code point other than KATAKANA MIDDLE DOT itself. */
+  get hasJapaneseScript(): boolean {
+    this.japanese ??= HIRAGANA_KATAKANA_HAN.test(this.text.replaceAll('\u30FB', ''));
+    return this.japanese;
+  }
+
+  get hasArabicIndicDigit(): boolean {
+    this.arabicIndic ??= ARABIC_INDIC_DIGIT.test(this.text);
+    return this.arabicIndic;
+  }
+
+  get hasExtendedArabicIndicDigit(): boolean {
+    this.extendedArabicIndic ??= EXTENDED_ARABIC_INDIC_DIGIT.test(this.text);
+    return this.extendedArabicIndic;
+  }
+}
+
 /** Whether the CONTEXTJ or CONTEXTO code point at chars[i] is allowed where it stands. */
-function contextAllows(chars: string[], i: number, joined: string): boolean {
+function contextAllows(chars: string[], i: number, whole: WholeString): boolean {
   const cp = chars[i]!.codePointAt(0)!;
   const before = i > 0 ? chars[i - 1]! : '';
   const after = i + 1 < chars.length ? chars[i + 1]! : '';
@@ -167,10 +195,10 @@ function contextAllows(chars: string[], i: number, joined: string): boolean {
     case 0x05f4: // A.6 HEBREW PUNCTUATION GERSHAYIM
       return HEBREW.test(before);
     case 0x30fb: // A.7 KATAKANA MIDDLE DOT
-      return HIRAGANA_KATAKANA_HAN.test(joined.replaceAll('\u30FB', ''));
+      return whole.hasJapaneseScript;
     default:
-      if (cp >= 0x0660 && cp <= 0x0669) return !EXTENDED_ARABIC_INDIC_DIGIT.test(joined); // A.8
-      if (cp >= 0x06f0 && cp <= 0x06f9) return !ARABIC_INDIC_DIGIT.test(joined); // A.9
+      if (cp >= 0x0660 && cp <= 0x0669) return !whole.hasExtendedArabicIndicDigit; // A.8
+      if (cp >= 0x06f0 && cp <= 0x06f9) return !whole.hasArabicIndicDigit; // A.9
       return false;
   }
 }
@@ -195,6 +223,7 @@ function joinsAcross(chars: string[], i: number): boolean {
 type StringClass = 'identifier' | 'freeform';
 
 function enforceClass(chars: string[], joined: string, stringClass: StringClass): void {
+  let whole: WholeString | undefined;
   for (let i = 0; i < chars.length; i++) {
     const ch = chars[i]!;
     const cp = ch.codePointAt(0)!;
@@ -206,7 +235,8 @@ function enforceClass(chars: string[], joined: string, stringClass: StringClass)
         break;
       case 'CONTEXTJ':
       case 'CONTEXTO':
-        if (contextAllows(chars, i, joined)) continue;
+        whole ??= new WholeString(joined);
+        if (contextAllows(chars, i, whole)) continue;
         throw new PrecisError(`character ${codePointName(cp)} not allowed in this context`);
       case 'UNASSIGNED':
         throw new PrecisError(`unassigned character ${codePointName(cp)}`);
@@ -275,6 +305,20 @@ function bidiClass(ch: string): BidiClass {
   return 'ON';
 }
 
+// A dozen regular-expression tests per code point, and right-to-left text repeats a few
+// hundred code points: remember them, as derivedProperty does.
+const rememberedBidiClasses = new Map<number, BidiClass>();
+
+function cachedBidiClass(ch: string): BidiClass {
+  const cp = ch.codePointAt(0)!;
+  let value = rememberedBidiClasses.get(cp);
+  if (value === undefined) {
+    value = bidiClass(ch);
+    if (rememberedBidiClasses.size < MAX_REMEMBERED_PROPERTIES) rememberedBidiClasses.set(cp, value);
+  }
+  return value;
+}
+
 /** Any code point of class R, AL or AN, cheaply: the right-to-left scripts' blocks. */
 const MAYBE_RTL = /[\u0590-\u08FF\u200F\uFB1D-\uFDFF\uFE70-\uFEFF\u{10800}-\u{10FFF}\u{1E800}-\u{1EFFF}]/u;
 
@@ -284,7 +328,7 @@ const MAYBE_RTL = /[\u0590-\u08FF\u200F\uFB1D-\uFDFF\uFE70-\uFEFF\u{10800}-\u{10
  */
 function enforceBidiRule(chars: string[], joined: string): void {
   if (!MAYBE_RTL.test(joined)) return;
-  const classes = chars.map(bidiClass);
+  const classes = chars.map(cachedBidiClass);
   if (!classes.some((c) => c === 'R' || c === 'AN')) return;
   // Condition 1: an RTL string starts with R or AL (an L start would make condition 5
   // refuse the right-to-left code points the string is known to hold).
@@ -410,7 +454,7 @@ export function saslprep(s: string, opts: { allowUnassigned?: boolean } = {}): s
 /** RFC 3454 §6: RandALCat text holds no LCat, and starts and ends with RandALCat. */
 function enforceStringprepBidi(s: string): void {
   if (!MAYBE_RTL.test(s)) return;
-  const classes = Array.from(s, bidiClass);
+  const classes = Array.from(s, cachedBidiClass);
   if (!classes.includes('R')) return;
   if (classes.includes('L')) throw new PrecisError('bidi: mixes right-to-left and left-to-right');
   if (classes[0] !== 'R' || classes[classes.length - 1] !== 'R') {

@@ -7,7 +7,7 @@
 import type { JID } from '../jid.js';
 import type { Logger } from '../log.js';
 import { Element } from '../xml/element.js';
-import { StanzaError } from './errors.js';
+import { errorReply, StanzaError } from './errors.js';
 import type { Session } from './session.js';
 
 export type IqType = 'get' | 'set';
@@ -75,26 +75,20 @@ export async function runIqHandler(handler: IqHandler, request: IqRequest, log: 
     const answer = await handler(request);
     return iqResult(request.stanza, answer ?? undefined);
   } catch (err) {
-    if (err instanceof StanzaError) return iqErrorReply(request.stanza, err);
-    log.error('iq handler failed', {
-      ns: request.payload.getNS(),
-      name: request.payload.localName,
-      from: request.from.full,
-      error: err,
-    });
-    return iqErrorReply(request.stanza, new StanzaError('internal-server-error'));
+    if (!(err instanceof StanzaError)) {
+      log.error('iq handler failed', {
+        ns: request.payload.getNS(),
+        name: request.payload.localName,
+        from: request.from.full,
+        error: err,
+      });
+    }
+    // A get or set always has an error reply.
+    return errorReply(
+      request.stanza,
+      err instanceof StanzaError ? err : new StanzaError('internal-server-error'),
+    )!;
   }
-}
-
-function iqErrorReply(request: Element, error: StanzaError): Element {
-  const attrs: Record<string, string> = { type: 'error' };
-  if (request.attrs.from !== undefined) attrs.to = request.attrs.from;
-  if (request.attrs.to !== undefined) attrs.from = request.attrs.to;
-  if (request.attrs.id !== undefined) attrs.id = request.attrs.id;
-  const reply = new Element('iq', attrs);
-  for (const child of request.children) if (typeof child !== 'string') reply.append(child.clone());
-  reply.append(error.toElement());
-  return reply;
 }
 
 /** The server's own outstanding requests (pings, probes of peers), matched by id and peer. */

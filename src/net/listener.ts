@@ -52,6 +52,9 @@ export class Listener {
           ip: socket.remoteAddress,
           error: err.message,
         });
+        // Node reports a handshake that timed out here but leaves the connection open, for as
+        // long as the peer likes: nobody else holds this socket to end it.
+        socket.destroy();
       });
       server.on('connection', (socket: net.Socket) => tuneSocket(socket));
       return server;

@@ -5,6 +5,8 @@
 // RFC 4422 §3 (the SASL exchange, initial response), §5 (mechanism profile);
 // RFC 6120 §6.4 (SASL in XMPP: the exchange, §6.4.5 failure conditions, §6.3.8 authzid).
 
+import { tryParseJID } from '../jid.js';
+
 export type ScramHash = 'SHA-1' | 'SHA-256';
 
 /** What the server keeps for a password, per hash (RFC 5802 §3): never the password itself. */
@@ -100,6 +102,15 @@ export interface SaslMechanism {
  * unknown user's stand-in stands out).
  */
 export const DEFAULT_SCRAM_ITERATIONS = 4096;
+
+/**
+ * Whether an authzid names the authenticated user itself (RFC 6120 §6.3.8), compared as JIDs:
+ * a client that writes its address as the user typed it ("Juliet@Example.COM") means itself.
+ */
+export function isOwnAuthzid(ctx: SaslContext, authzid: string, username: string): boolean {
+  const own = ctx.bareJid(username);
+  return authzid === own || tryParseJID(authzid)?.full === own;
+}
 
 export function saslFailure(condition: SaslFailureCondition, text?: string, username?: string): SaslFailure {
   const failure: SaslFailure = { kind: 'failure', condition };

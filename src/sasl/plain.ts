@@ -10,6 +10,7 @@
 import { isUtf8 } from 'node:buffer';
 import {
   guardedExchange,
+  isOwnAuthzid,
   type SaslContext,
   type SaslMechanism,
   type SaslStep,
@@ -69,7 +70,7 @@ async function verify(ctx: SaslContext, response: Buffer): Promise<SaslStep> {
   const matches = saltedPasswordMatches(salted, hash, credential);
   if (!matches || !known) return saslFailure('not-authorized', 'authentication failed', username);
 
-  if (message.authzid !== '' && message.authzid !== ctx.bareJid(username)) {
+  if (message.authzid !== '' && !isOwnAuthzid(ctx, message.authzid, username)) {
     return saslFailure('invalid-authzid', 'may not act on behalf of that identity', username);
   }
   return { kind: 'success', data: undefined, username };

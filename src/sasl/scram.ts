@@ -14,6 +14,7 @@ import {
   type ChannelBindingType,
   DEFAULT_SCRAM_ITERATIONS,
   guardedExchange,
+  isOwnAuthzid,
   type SaslContext,
   type SaslFailure,
   type SaslMechanism,
@@ -427,7 +428,7 @@ class ScramExchange {
     if (!proofValid || !known) return saslFailure('not-authorized', 'authentication failed', username);
 
     // Authorization is decided only once the entity is authenticated (RFC 6120 §6.3.8).
-    if (pending.authzid !== undefined && pending.authzid !== this.ctx.bareJid(username)) {
+    if (pending.authzid !== undefined && !isOwnAuthzid(this.ctx, pending.authzid, username)) {
       return saslFailure('invalid-authzid', 'may not act on behalf of that identity', username);
     }
     const serverSignature = createHmac(algorithm, credential.serverKey).update(authMessage).digest();

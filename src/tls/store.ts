@@ -10,9 +10,10 @@ import { createPrivateKey, type KeyObject, randomBytes, X509Certificate } from '
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { createSecureContext, type SecureContext, type TlsOptions } from 'node:tls';
+import { createSecureContext, type SecureContext, type TLSSocket, type TlsOptions } from 'node:tls';
 import { domainToASCII } from 'node:url';
 import type { Logger } from '../log.js';
+import { type ChannelBindingType, channelBindings, serverEndPointOf } from './channel-binding.js';
 import { generateSelfSigned } from './selfsigned.js';
 
 /** A certificate (leaf first, then any intermediates) and its key, both PEM; absolute paths. */
@@ -87,12 +88,14 @@ interface LoadedCertificate {
   readonly keyPem: string;
   readonly leaf: X509Certificate;
   readonly context: SecureContext;
+  /** Its tls-server-end-point channel binding (RFC 5929 §4), null where that is undefined. */
+  readonly serverEndPoint: Buffer | null;
 }
 
 /** One complete, consistent set of certificates; reload replaces it whole or not at all. */
 interface CertificateSet {
   /** By domain in its ASCII form (the form SNI carries). */
-  readonly byHost: ReadonlyMap<string, SecureContext>;
+  readonly byHost: ReadonlyMap<string, LoadedCertificate>;
   readonly primary: LoadedCertificate;
 }
 
@@ -152,6 +155,21 @@ export class CertificateStore {
    * (conference.example.org is served with example.org's), else the first host's.
    */
   contextFor(servername: string | undefined): SecureContext {
+    return this.certificateFor(servername).context;
+  }
+
+  /**
+   * The channel bindings of a socket this store's certificates secured (see contextFor for
+   * which certificate that was). The certificate's own binding comes from the store, so the
+   * socket's certificate need not be parsed on every login. Right after a reload, a client
+   * whose handshake began before it gets the new certificate's tls-server-end-point and fails
+   * a -PLUS login once.
+   */
+  channelBindings(socket: TLSSocket): Map<ChannelBindingType, Buffer> {
+    return channelBindings(socket, this.certificateFor(socket.servername || undefined).serverEndPoint);
+  }
+
+  private certificateFor(servername: string | undefined): LoadedCertificate {
     const set = this.loaded();
     if (servername) {
       const exact = set.byHost.get(servername);
@@ -160,14 +178,14 @@ export class CertificateStore {
       let name = servername.toLowerCase();
       if (name.endsWith('.')) name = name.slice(0, -1);
       for (;;) {
-        const context = set.byHost.get(name);
-        if (context) return context;
+        const certificate = set.byHost.get(name);
+        if (certificate) return certificate;
         const dot = name.indexOf('.');
         if (dot < 0) break;
         name = name.slice(dot + 1);
       }
     }
-    return set.primary.context;
+    return set.primary;
   }
 
   /**
@@ -223,8 +241,8 @@ export class CertificateStore {
         return [host, certificate] as const;
       }),
     );
-    const byHost = new Map<string, SecureContext>();
-    for (const [host, certificate] of loaded) byHost.set(host, certificate.context);
+    const byHost = new Map<string, LoadedCertificate>();
+    for (const [host, certificate] of loaded) byHost.set(host, certificate);
     return { byHost, primary: loaded[0]![1] };
   }
 
@@ -403,7 +421,16 @@ async function loadCertificate(
       { path: files.certificate, cause: err },
     );
   }
-  return { source, files, certPem, keyPem, leaf, context };
+  return { source, files, certPem, keyPem, leaf, context, serverEndPoint: endPointOrNull(leaf) };
+}
+
+/** A certificate whose signature algorithm cannot be read offers no tls-server-end-point, and is still served. */
+function endPointOrNull(leaf: X509Certificate): Buffer | null {
+  try {
+    return serverEndPointOf(leaf.raw);
+  } catch {
+    return null;
+  }
 }
 
 async function readLeaf(path: string): Promise<{ pem: string; leaf: X509Certificate }> {

@@ -22,6 +22,7 @@
 // so an oversized stanza is caught before more than the budget is held, and the outcome is the
 // same however the input is split into chunks.
 
+import { isUtf8 } from 'node:buffer';
 import type { StreamErrorCondition } from '../core/errors.js';
 import type { Attrs } from './element.js';
 import { Element } from './element.js';
@@ -126,6 +127,12 @@ const CDATA_OPEN = '[CDATA[';
 const MAX_DECL_CHARS = 256;
 /** Longest entity or character reference body accepted (leading zeros are legal, but not endless). */
 const MAX_REFERENCE_CHARS = 32;
+/**
+ * Most attributes accepted on one element. XMPP elements carry a handful; without a bound, one
+ * stanza within the byte budget could hold tens of thousands, and the bookkeeping of so many
+ * (duplicate and namespace checks) takes the event loop for most of a second.
+ */
+const MAX_ATTRIBUTES = 256;
 /** Longest name quoted back in an error text. */
 const MAX_QUOTED_NAME = 64;
 
@@ -247,79 +254,86 @@ function trailingBrackets(s: string, runStart: number, i: number, carried: numbe
 }
 
 const NO_BYTES = new Uint8Array(0);
+const BOM = 0xfeff;
+/** A character cut short by the end of the input: a valid prefix, waiting for the rest. */
+const INCOMPLETE = -2;
+/** Bytes that no continuation can make a character of. */
+const INVALID = -1;
 
 /**
- * The length of the valid UTF-8 prefix of `bytes`, by the rules of the WHATWG decoder (no
- * overlongs, no surrogates, nothing above U+10FFFF). Only used once decoding has failed, to parse
+ * Where the UTF-8 character starting at bytes[i] ends, by the rules of the WHATWG decoder (no
+ * overlongs, no surrogates, nothing above U+10FFFF); or INCOMPLETE, or INVALID.
+ */
+function characterEnd(bytes: Uint8Array, i: number): number {
+  const b = bytes[i];
+  if (b < 0x80) return i + 1;
+  let more: number;
+  let lo = 0x80;
+  let hi = 0xbf;
+  if (b >= 0xc2 && b <= 0xdf) more = 1;
+  else if (b >= 0xe0 && b <= 0xef) {
+    more = 2;
+    if (b === 0xe0) lo = 0xa0;
+    else if (b === 0xed) hi = 0x9f;
+  } else if (b >= 0xf0 && b <= 0xf4) {
+    more = 3;
+    if (b === 0xf0) lo = 0x90;
+    else if (b === 0xf4) hi = 0x8f;
+  } else return INVALID;
+  for (let k = 1; k <= more; k++) {
+    if (i + k >= bytes.length) return INCOMPLETE;
+    const next = bytes[i + k];
+    if (next < lo || next > hi) return INVALID;
+    lo = 0x80;
+    hi = 0xbf;
+  }
+  return i + more + 1;
+}
+
+/**
+ * The length of the valid UTF-8 prefix of `bytes`. Only used once decoding has failed, to parse
  * what came before the bad bytes exactly as if the input had arrived in smaller chunks.
  */
 function validUtf8Length(bytes: Uint8Array): number {
-  const n = bytes.length;
   let i = 0;
-  while (i < n) {
-    const b = bytes[i];
-    if (b < 0x80) {
-      i++;
-      continue;
-    }
-    let more: number;
-    let lo = 0x80;
-    let hi = 0xbf;
-    if (b >= 0xc2 && b <= 0xdf) more = 1;
-    else if (b >= 0xe0 && b <= 0xef) {
-      more = 2;
-      if (b === 0xe0) lo = 0xa0;
-      else if (b === 0xed) hi = 0x9f;
-    } else if (b >= 0xf0 && b <= 0xf4) {
-      more = 3;
-      if (b === 0xf0) lo = 0x90;
-      else if (b === 0xf4) hi = 0x8f;
-    } else return i;
-    for (let k = 1; k <= more; k++) {
-      const next = i + k < n ? bytes[i + k] : -1;
-      if (next < lo || next > hi) return i;
-      lo = 0x80;
-      hi = 0xbf;
-    }
-    i += more + 1;
+  while (i < bytes.length) {
+    const next = characterEnd(bytes, i);
+    if (next < 0) return i;
+    i = next;
   }
-  return n;
+  return i;
 }
 
-/** The bytes at the end of `bytes` that start a character not yet complete (what a streaming
- * decoder holds back), or none. */
-function unfinishedTail(bytes: Uint8Array): Uint8Array {
+/**
+ * How much of `bytes` to decode now: all of it, or all but a character the next chunk will
+ * complete (what a streaming decoder holds back); INVALID when the last bytes can begin no
+ * character. Whether the rest is valid is for isUtf8 to say.
+ */
+function decodableLength(bytes: Uint8Array): number {
   const n = bytes.length;
   for (let k = n - 1; k >= 0 && k >= n - 3; k--) {
     const b = bytes[k];
-    if (b < 0x80) return NO_BYTES;
+    if (b < 0x80) return n;
     if (b >= 0xc0) {
-      const size = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
-      return n - k < size ? new Uint8Array(bytes.subarray(k)) : NO_BYTES;
+      const end = characterEnd(bytes, k);
+      return end === INCOMPLETE ? k : end === INVALID ? INVALID : n;
     }
   }
-  return NO_BYTES;
+  return n;
 }
-
-function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b;
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
-}
-
-const STREAMING = { stream: true } as const;
 
 export class StreamParser {
   private readonly handler: StreamParserHandler;
   private readonly maxBytes: number;
   private readonly maxDepth: number;
 
-  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
-  /** The start of a character split across chunks, which the decoder holds back. */
+  /**
+   * The start of a character split across chunks, held back until the rest arrives. The parser
+   * decodes with isUtf8 and Buffer.toString rather than a TextDecoder of its own: a streaming
+   * decoder costs about 1 KiB of native memory per connection, and is slower.
+   */
   private heldBytes: Uint8Array = NO_BYTES;
-  /** Whether the decoder has produced text yet (after which it no longer strips a BOM). */
+  /** Whether any text has been decoded yet: only a byte order mark at the very start is dropped. */
   private decodedText = false;
 
   private state: State = PROLOG;
@@ -354,6 +368,7 @@ export class StreamParser {
   private partialName = '';
   private tagName = '';
   private attrs: Attrs = {};
+  private attrCount = 0;
   private hasPrefixedAttr = false;
   private attrName = '';
   private value = '';
@@ -387,31 +402,31 @@ export class StreamParser {
 
   write(chunk: Buffer): void {
     if (this.done) return;
-    let text: string;
-    let invalid = false;
-    const heldBefore = this.heldBytes.length;
-    try {
-      text = this.decoder.decode(chunk, STREAMING);
-      // As many UTF-16 units as bytes, with nothing carried in: every character is ASCII.
-      this.asciiChunk = heldBefore === 0 && text.length === chunk.length;
-      const n = chunk.length;
-      if (n > 0)
-        this.heldBytes =
-          chunk[n - 1] < 0x80 ? NO_BYTES : unfinishedTail(concatBytes(this.heldBytes, chunk.subarray(-3)));
-    } catch {
-      // Parse what came before the bad bytes, so that the outcome does not depend on where
-      // the chunks were cut; then fail.
-      const bytes = concatBytes(this.heldBytes, chunk);
-      const valid = bytes.subarray(0, validUtf8Length(bytes));
-      text = new TextDecoder('utf-8', { ignoreBOM: this.decodedText }).decode(valid);
-      this.asciiChunk = false;
-      invalid = true;
+    const bytes = this.heldBytes.length === 0 ? chunk : Buffer.concat([this.heldBytes, chunk]);
+    const end = bytes.length > 0 && bytes[bytes.length - 1] >= 0x80 ? decodableLength(bytes) : bytes.length;
+    if (end !== INVALID && isUtf8(end === bytes.length ? bytes : bytes.subarray(0, end))) {
+      this.heldBytes = end === bytes.length ? NO_BYTES : new Uint8Array(bytes.subarray(end));
+      const text = this.decode(bytes, end);
+      // As many UTF-16 units as bytes: every character is ASCII.
+      this.asciiChunk = text.length === end;
+      if (text.length > 0) this.parse(text);
+      return;
     }
-    if (text.length > 0) {
-      this.decodedText = true;
-      this.parse(text);
-    }
-    if (invalid && !this.done) this.fail(null, 0, 'unsupported-encoding', 'the stream is not valid UTF-8');
+    // Parse what came before the bad bytes, so that the outcome does not depend on where the
+    // chunks were cut; then fail.
+    const text = this.decode(bytes, validUtf8Length(bytes));
+    this.asciiChunk = false;
+    if (text.length > 0) this.parse(text);
+    if (!this.done) this.fail(null, 0, 'unsupported-encoding', 'the stream is not valid UTF-8');
+  }
+
+  /** bytes[0, end), known to be valid UTF-8, as text; a byte order mark first of all is dropped. */
+  private decode(bytes: Buffer, end: number): string {
+    if (end === 0) return '';
+    const text = bytes.toString('utf8', 0, end);
+    if (this.decodedText) return text;
+    this.decodedText = true;
+    return text.charCodeAt(0) === BOM ? text.slice(1) : text;
   }
 
   /** Start over: expect a new stream header (XML declaration allowed again). Used after SASL success. Safe to call from inside a handler callback: the rest of the current chunk is then parsed as the start of the new stream. */
@@ -601,6 +616,7 @@ export class StreamParser {
           this.declAllowed = false;
           this.partialName = '';
           this.attrs = {};
+          this.attrCount = 0;
           this.hasPrefixedAttr = false;
           this.state = START_NAME;
           continue;
@@ -697,6 +713,13 @@ export class StreamParser {
             return this.fail(s, i, 'not-well-formed', `invalid attribute name ${quoted(name)}`);
           if (Object.hasOwn(this.attrs, name))
             return this.fail(s, i, 'not-well-formed', `duplicate attribute ${quoted(name)}`);
+          if (++this.attrCount > MAX_ATTRIBUTES)
+            return this.fail(
+              s,
+              i,
+              'policy-violation',
+              `more than ${MAX_ATTRIBUTES} attributes on one element`,
+            );
           if (name.indexOf(':') >= 0) this.hasPrefixedAttr = true;
           this.attrName = name;
           if (c === EQ) this.state = BEFORE_VALUE;

@@ -104,6 +104,7 @@ async function canLogin(port: number, username: string, password: string): Promi
   const xmpp = client({
     service: `xmpp://127.0.0.1:${port}`,
     domain: 'localhost',
+    timeout: 10_000,
     credentials: async (authenticate, mechanisms) => {
       await authenticate({ username, password }, mechanisms[0]!);
     },
@@ -573,6 +574,15 @@ describe('warbler CLI', () => {
           'warbler: other.example is not served here (hosts: localhost); add it to "hosts" in the config first\n',
       });
       expect(existsSync(join(dir, 'data', 'certs', 'other.example.crt'))).to.equal(false);
+    });
+
+    it('cert generate takes a host in any case, as the config does', async () => {
+      const { dir, config } = makeDir();
+      const crt = join(dir, 'data', 'certs', 'localhost.crt');
+      const key = join(dir, 'data', 'certs', 'localhost.key');
+      const result = await run(['cert', 'generate', 'LocalHost', '--config', config]);
+      expect(result).to.deep.equal({ code: 0, stdout: `localhost: ${crt} ${key}\n`, stderr: '' });
+      expect(existsSync(crt)).to.equal(true);
     });
 
     it('SIGHUP makes a running server serve a regenerated certificate on STARTTLS and direct TLS', async () => {

@@ -509,6 +509,9 @@ describe('SASL mechanisms end to end', () => {
       const library = xmppClient({
         service: `xmpp://127.0.0.1:${ts.port}`,
         domain: 'localhost',
+        // As in connect(): the library's 2 s default runs out on a loaded machine while it
+        // computes SCRAM's PBKDF2, and a timeout has no SASL condition.
+        timeout: 10_000,
         credentials: (authenticate) => authenticate({ ...ALICE, password: 'wrong' }, 'SCRAM-SHA-1'),
       });
       library.reconnect.stop();

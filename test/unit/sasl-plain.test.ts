@@ -140,6 +140,7 @@ describe('PLAIN', () => {
     const table: [string, string, string, string][] = [
       ['empty', '', 'pencil', 'success'],
       ['the bare JID of the authenticated user', 'user@example.com', 'pencil', 'success'],
+      ['that bare JID as a user may type it', 'User@Example.COM.', 'pencil', 'success'],
       ['another JID', 'admin@example.com', 'pencil', 'invalid-authzid'],
       ['a full JID of the user', 'user@example.com/phone', 'pencil', 'invalid-authzid'],
       ['another JID, with a wrong password', 'admin@example.com', 'pen', 'not-authorized'],

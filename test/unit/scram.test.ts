@@ -399,6 +399,11 @@ describe('SCRAM', () => {
       expect(outcome(steps)).to.equal('success');
     });
 
+    it('the bare JID as a user may type it (compared as JIDs): success', async () => {
+      const steps = await login(SCRAM_SHA_256, context(accounts), { gs2Header: 'n,a=USER@Example.com,' });
+      expect(outcome(steps)).to.equal('success');
+    });
+
     it('escaped, decoding to the bare JID: success', async () => {
       const ctx = context(accounts, { bareJid: (u) => `${u}=x,y@example.com` });
       const steps = await login(SCRAM_SHA_256, ctx, { gs2Header: 'n,a=user=3Dx=2Cy@example.com,' });

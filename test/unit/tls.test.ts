@@ -529,6 +529,42 @@ describe('tls', () => {
       connection.close();
     });
 
+    it('from the store: the served certificate’s tls-server-end-point, without parsing it per socket', async () => {
+      const store = await loadedStore({ hosts: ['a.test', 'b.test'], generatedDir: dir });
+      const cases: [string | undefined, string][] = [
+        ['b.test', 'b.test'],
+        ['CONFERENCE.B.TEST.', 'b.test'],
+        ['unknown.example', 'a.test'],
+        [undefined, 'a.test'],
+      ];
+      for (const mode of ['server', 'starttls'] as const) {
+        for (const [servername, host] of cases) {
+          const connection = await handshake(store.serverOptions([]), servername ? { servername } : {}, mode);
+          const served = connection.client.getPeerCertificate().raw;
+          expect(served.equals(await readFile(join(dir, `${host}.crt`)).then(pemToDer))).to.equal(true);
+          // What a login looks at must not cost a certificate parse (~0.3 ms) each time.
+          connection.server.getX509Certificate = () => {
+            throw new Error('parsed the certificate');
+          };
+          const bindings = store.channelBindings(connection.server);
+          expect([...bindings.keys()], `${mode}, SNI ${servername}`).to.deep.equal([
+            'tls-exporter',
+            'tls-server-end-point',
+            'tls-unique',
+          ]);
+          expect(bindings.get('tls-server-end-point')!.toString('hex')).to.equal(
+            createHash('sha256').update(served).digest('hex'),
+          );
+          expect(bindings.get('tls-exporter')!.toString('hex')).to.equal(
+            connection.client
+              .exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0))
+              .toString('hex'),
+          );
+          connection.close();
+        }
+      }
+    });
+
     describe('tls-server-end-point hash, by signature algorithm (RFC 5929 §4.1)', () => {
       const base = Buffer.from(new X509Certificate(generateSelfSigned({ hosts: ['example.org'] }).cert).raw);
       const cases: [string, string, string | undefined, string | undefined][] = [
@@ -618,6 +654,10 @@ async function loadError(
     return err as CertificateError;
   }
   throw new Error('load() succeeded');
+}
+
+function pemToDer(pem: string | Buffer): Buffer {
+  return Buffer.from(new X509Certificate(pem).raw);
 }
 
 async function expectMissing(path: string): Promise<void> {

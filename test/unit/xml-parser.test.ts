@@ -470,6 +470,21 @@ describe('StreamParser', () => {
         events: [START, ['error', 'unsupported-encoding', 'the stream is not valid UTF-8']],
       },
       {
+        name: 'rejects a byte that never occurs in UTF-8 at once, without waiting for more input',
+        input: bytes(HEADER, '<m>', [0xff]),
+        events: [START, ['error', 'unsupported-encoding', 'the stream is not valid UTF-8']],
+      },
+      {
+        name: 'rejects a lead byte whose next byte cannot follow it at once (an encoded surrogate)',
+        input: bytes(HEADER, '<m>', [0xed, 0xa0]),
+        events: [START, ['error', 'unsupported-encoding', 'the stream is not valid UTF-8']],
+      },
+      {
+        name: 'waits for the rest of a character the input ends in the middle of',
+        input: bytes(HEADER, '<m>', [0xf0, 0x9f, 0x90]),
+        events: [START],
+      },
+      {
         name: 'rejects UTF-16',
         input: Buffer.from(`\ufeff${SHORT_HEADER}`, 'utf16le'),
         events: [['error', 'unsupported-encoding', 'the stream is not valid UTF-8']],
@@ -840,6 +855,35 @@ describe('StreamParser', () => {
         name: 'rejects 32 nested elements in a stanza by default (depth 33)',
         input: `${HEADER}${'<a>'.repeat(32)}`,
         events: [START, ['error', 'policy-violation', 'elements nested more than 32 deep']],
+      },
+    ]);
+  });
+
+  describe('attribute limit', () => {
+    const attributes = (n: number, prefix = '') =>
+      Array.from({ length: n }, (_, k) => ` ${prefix}a${k}='${k}'`).join('');
+    runTable([
+      {
+        name: 'accepts 256 attributes on one element',
+        input: `${HEADER}<m${attributes(256)}/>`,
+        events: [START, ['stanza', `<m${attributes(256).replaceAll("'", '"')}/>`, 'jabber:client']],
+      },
+      {
+        name: 'rejects a 257th, prefixed or not, before reading further',
+        input: `${HEADER}<m xmlns:p='urn:example'${attributes(256, 'p:')} p:a256='' oops`,
+        events: [START, ['error', 'policy-violation', 'more than 256 attributes on one element']],
+      },
+      {
+        name: 'counts each element on its own',
+        input: `${HEADER}<m${attributes(200)}><c${attributes(200)}/></m>`,
+        events: [
+          START,
+          [
+            'stanza',
+            `<m${attributes(200).replaceAll("'", '"')}><c${attributes(200).replaceAll("'", '"')}/></m>`,
+            'jabber:client',
+          ],
+        ],
       },
     ]);
   });
