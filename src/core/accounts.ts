@@ -86,7 +86,7 @@ export class AccountService {
     if (!(await this.store.create(account.domain, account.local, credentials))) {
       throw new AccountError('ACCOUNT_EXISTS', `${account.bare} already exists`);
     }
-    await this.hooks?.fire('account/created', { jid: account });
+    await this.hooks?.notify('account/created', { jid: account });
   }
 
   /** Creates many accounts; existing ones are skipped. Returns how many were created. */
@@ -109,9 +109,14 @@ export class AccountService {
   }
 
   async delete(account: JID): Promise<void> {
+    // Before the rows go (the store cascades every module's data with the account), so that the
+    // handlers can still read them.
+    if (this.hooks?.has('account/deleting') && (await this.store.exists(account.domain, account.local))) {
+      await this.hooks.fire('account/deleting', { jid: account });
+    }
     if (!(await this.store.delete(account.domain, account.local))) {
       throw new AccountError('NO_SUCH_ACCOUNT', `${account.bare} does not exist`);
     }
-    await this.hooks?.fire('account/deleted', { jid: account });
+    await this.hooks?.notify('account/deleted', { jid: account });
   }
 }

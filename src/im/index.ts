@@ -9,6 +9,7 @@
 //   presence/bare|full    every presence for a local account ends here (taken)
 //   presence/broadcast    a client's own presence, broadcast (not taken: others listen)
 //   session/closed        unavailable on the client's behalf (not taken)
+//   account/deleting      every subscription of the account cancelled (XEP-0077 §3.2)
 
 import { type ConfigOf, int, section } from '../config/schema.js';
 import type { StanzaEvent } from '../core/hooks.js';
@@ -91,7 +92,15 @@ export default defineModule<ConfigOf<typeof configSection>>({
       maxRequests: config.max_pending_requests,
     });
     const rosters = new Rosters(store, sessions);
-    const presences = new Presences(router, sessions, rosters, ctx.log);
+    // XEP-0191, when its module is loaded: the requests kept for a user from a JID it has
+    // blocked since are not delivered.
+    const presences = new Presences(
+      router,
+      sessions,
+      rosters,
+      ctx.log,
+      (user, contact) => ctx.server.services.get('blocking')?.blocks(user, contact) ?? false,
+    );
     const subscriptions = new Subscriptions(router, rosters, presences, accounts, config.max_items);
     const requests = new RosterRequests(rosters, subscriptions, {
       maxItems: config.max_items,
@@ -164,6 +173,13 @@ export default defineModule<ConfigOf<typeof configSection>>({
       void guarded('unavailable presence for a closed session', undefined, () => presences.closed(session));
     });
 
+    // XEP-0077 §3.2: the contacts learn that the subscriptions are over while the roster that
+    // says which they are still exists. A failure is logged; it does not keep the account.
+    ctx.hook('account/deleting', ({ jid }) =>
+      subscriptions.cancelEverything(jid).catch((error: unknown) => {
+        ctx.log.error('cancelling the subscriptions of a deleted account failed', { user: jid.bare, error });
+      }),
+    );
     ctx.hook('account/deleted', ({ jid }) => rosters.forget(jid));
   },
 });

@@ -2,7 +2,7 @@
 //
 //   §4.2  initial presence: broadcast to subscribers ('from'/'both') and to the account's own
 //         available resources, probes for the contacts ('to'/'both'), and the subscription
-//         requests still waiting (§3.1.3 #4)
+//         requests still waiting (§3.1.3 #4), stamped with when they arrived (XEP-0203)
 //   §4.3  probes: answered with the last presence of each available resource (full JIDs,
 //         original ids), unavailable from the bare JID when none is, "unsubscribed" to an
 //         entity not allowed to see it; a probe to a full JID gets that resource alone
@@ -21,12 +21,12 @@ import type { StanzaEvent } from '../core/hooks.js';
 import type { Router } from '../core/router.js';
 import type { ClientSession } from '../core/session.js';
 import type { SessionRegistry } from '../core/sessions.js';
-import { type JID, parseJID } from '../jid.js';
+import { type JID, parseJID, tryParseJID } from '../jid.js';
 import type { Logger } from '../log.js';
 import { Element, x } from '../xml/element.js';
 import { parseStored, StoredXmlError } from '../xml/fragment.js';
-import type { Rosters } from './rosters.js';
-import type { StoredItem } from './store.js';
+import { NS } from '../xml/ns.js';
+import type { Contact, Rosters } from './rosters.js';
 
 /** What this module knows of one resource's presence session. */
 interface ResourcePresence {
@@ -48,6 +48,8 @@ export class Presences {
     private readonly sessions: SessionRegistry,
     private readonly rosters: Rosters,
     private readonly log: Logger,
+    /** Whether the user blocks the contact (XEP-0191, when loaded). */
+    private readonly blocks: (user: JID, contact: JID) => boolean | Promise<boolean> = () => false,
   ) {}
 
   // ---- what the account's own resources send ----
@@ -70,7 +72,7 @@ export class Presences {
     const out = new Outbox(this.router);
     for (const item of roster.values()) {
       if (item.subscription === 'from' || item.subscription === 'both') {
-        out.send(readdressed(stanza, item.contact), session.jid, parseJID(item.contact));
+        out.send(readdressed(stanza, item.contact), session.jid, item.jid);
       }
     }
     // §4.2.2, §4.4.2: every available resource of the account, the sender included.
@@ -121,7 +123,7 @@ export class Presences {
     if (wasAvailable) {
       for (const item of (await this.rosters.contacts(user)).values()) {
         if (item.subscription !== 'from' && item.subscription !== 'both') continue;
-        out.send(readdressed(stanza, item.contact), session.jid, parseJID(item.contact));
+        out.send(readdressed(stanza, item.contact), session.jid, item.jid);
         told.add(item.contact);
       }
       // The sender too, when it is still there to hear it (§4.5.2).
@@ -140,10 +142,7 @@ export class Presences {
   }
 
   /** §4.2.2, §4.3.1: the presence of the contacts 'to'/'both' and of the account's other resources. */
-  private async probeContacts(
-    session: ClientSession,
-    roster: ReadonlyMap<string, StoredItem>,
-  ): Promise<void> {
+  private async probeContacts(session: ClientSession, roster: ReadonlyMap<string, Contact>): Promise<void> {
     const user = session.jid.bareJID();
     const out = new Outbox(this.router);
     for (const own of this.sessions.resources(user)) {
@@ -153,7 +152,7 @@ export class Presences {
     }
     for (const item of roster.values()) {
       if (item.subscription !== 'to' && item.subscription !== 'both') continue;
-      const contact = parseJID(item.contact);
+      const contact = item.jid;
       if (this.router.isLocalHost(contact.domain)) {
         // §4.3.1: no probe needed for an account of this server; answer it in place.
         await this.answerProbe(contact, session.jid, undefined, true);
@@ -165,11 +164,26 @@ export class Presences {
     await out.done();
   }
 
-  /** §3.1.3 #4: the requests that wait for an answer, again at each new available resource. */
+  /**
+   * §3.1.3 #4: the requests that wait for an answer, again at each new available resource,
+   * with a XEP-0203 notation of when they arrived — but none from a JID the user has blocked
+   * since (XEP-0191 §3.3).
+   */
   private async deliverRequests(session: ClientSession): Promise<void> {
-    for (const request of await this.rosters.requests(session.jid.bareJID())) {
+    const user = session.jid.bareJID();
+    for (const request of await this.rosters.requests(user)) {
+      const contact = tryParseJID(request.contact);
+      if (contact === undefined || (await this.blocks(user, contact))) continue;
       try {
-        session.send(parseStored(request.stanza));
+        const stanza = parseStored(request.stanza);
+        stanza.append(
+          x('delay', {
+            xmlns: NS.DELAY,
+            from: user.domain,
+            stamp: new Date(request.receivedAt).toISOString(),
+          }),
+        );
+        session.send(stanza);
       } catch (err) {
         if (!(err instanceof StoredXmlError)) throw err;
         this.log.warn('stored subscription request does not parse; skipped', {

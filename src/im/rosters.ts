@@ -32,9 +32,14 @@ interface PushGate {
 
 export type RosterEdit = (current: Relation) => Relation;
 
+/** A roster item as the cache keeps it: with the contact's JID parsed once, not per broadcast. */
+export interface Contact extends StoredItem {
+  readonly jid: JID;
+}
+
 export class Rosters implements RosterService {
   /** The items of accounts with bound resources, by bare JID, then contact. */
-  private readonly cache = new Map<string, ReadonlyMap<string, StoredItem>>();
+  private readonly cache = new Map<string, ReadonlyMap<string, Contact>>();
   /** Counts writes, so that a cache fill that raced one is not kept. */
   private writes = 0;
   private readonly gates = new WeakMap<ClientSession, PushGate>();
@@ -48,12 +53,13 @@ export class Rosters implements RosterService {
   // ---- reading ----
 
   /** Every item of the account's roster, by contact; cached while the account is online. */
-  async contacts(user: JID): Promise<ReadonlyMap<string, StoredItem>> {
+  async contacts(user: JID): Promise<ReadonlyMap<string, Contact>> {
     const cached = this.cache.get(user.bare);
     if (cached) return cached;
     const writes = this.writes;
     const snapshot = await this.store.roster(user);
-    const items = new Map(snapshot.items.map((item) => [item.contact, item]));
+    const items = new Map<string, Contact>();
+    for (const item of snapshot.items) items.set(item.contact, { ...item, jid: parseJID(item.contact) });
     if (writes === this.writes && this.sessions.hasResources(user)) this.cache.set(user.bare, items);
     return items;
   }
@@ -181,9 +187,9 @@ function rosterPush(to: JID, id: string, contact: string, item: ItemState | unde
   );
 }
 
-function toRosterItem(item: StoredItem): RosterItem {
+function toRosterItem(item: StoredItem | Contact): RosterItem {
   return {
-    jid: parseJID(item.contact),
+    jid: 'jid' in item ? item.jid : parseJID(item.contact),
     name: item.name,
     subscription: item.subscription,
     ask: item.ask,

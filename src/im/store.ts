@@ -112,6 +112,8 @@ export interface RosterChanges {
 export interface PendingRequest {
   readonly contact: string;
   readonly stanza: string;
+  /** When the request arrived, in milliseconds since the epoch. */
+  readonly receivedAt: number;
 }
 
 export type UpdateOutcome =
@@ -238,7 +240,8 @@ export class SqliteRosterStore implements RosterStore {
         'UPDATE roster_versions SET horizon = max(horizon, ?) WHERE host = ? AND username = ?',
       ),
       requests: db.prepare<[string, string], PendingRequest>(
-        'SELECT contact, stanza FROM roster_requests WHERE host = ? AND username = ? ORDER BY received_at',
+        `SELECT contact, stanza, received_at AS receivedAt FROM roster_requests
+         WHERE host = ? AND username = ? ORDER BY received_at`,
       ),
       request: db.prepare<[string, string, string], { stanza: string }>(
         'SELECT stanza FROM roster_requests WHERE host = ? AND username = ? AND contact = ?',

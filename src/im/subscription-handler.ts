@@ -9,7 +9,7 @@
 
 import type { StanzaEvent } from '../core/hooks.js';
 import type { Router } from '../core/router.js';
-import type { JID } from '../jid.js';
+import { type JID, tryParseJID } from '../jid.js';
 import { x } from '../xml/element.js';
 import type { Presences } from './presence.js';
 import type { Rosters } from './rosters.js';
@@ -134,6 +134,28 @@ export class Subscriptions {
       const answer = x('presence', { type: reply, id: stanza.attrs.id, from: user.bare, to: contact.bare });
       await this.router.route({ stanza: answer, origin: undefined, from: user, to: contact });
       if (reply === 'subscribed') await this.presences.sendCurrentPresence(user, contact);
+    }
+  }
+
+  /**
+   * XEP-0077 §3.2: an account about to be deleted cancels every subscription it has, both ways,
+   * as if it removed each contact from its roster (§2.5.2) — requests it never answered
+   * included — so that its contacts' rosters do not keep a subscription nobody can end.
+   */
+  async cancelEverything(user: JID): Promise<void> {
+    const relations = new Map<string, Relation>();
+    for (const item of (await this.rosters.snapshot(user)).items) {
+      relations.set(item.contact, { item, pendingIn: undefined });
+    }
+    for (const request of await this.rosters.requests(user)) {
+      relations.set(request.contact, {
+        item: relations.get(request.contact)?.item,
+        pendingIn: request.stanza,
+      });
+    }
+    for (const [contact, relation] of relations) {
+      const jid = tryParseJID(contact);
+      if (jid) await this.cancelAll(user, jid, relation);
     }
   }
 

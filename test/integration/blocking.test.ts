@@ -15,6 +15,7 @@ import { expect } from 'chai';
 import type { RosterItem } from '../../src/im/roster-service.js';
 import { type JID, jid } from '../../src/jid.js';
 import { x } from '../../src/xml/element.js';
+import { SqliteOfflineStore } from '../../xeps/0160-offline/store.js';
 import { connect, eventually, type TestClient } from '../helpers/client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -545,6 +546,44 @@ describe('XEP-0191 blocking command', () => {
       }
     } finally {
       await release();
+    }
+  });
+
+  it('delivers no stored message or waiting subscription request from a JID blocked since (§3.3)', async () => {
+    await ts.addUser('frank', 'frank-secret');
+    const fromBob = nextId('stored-bob');
+    const fromCarol = nextId('stored-carol');
+    await bob.send(chat('frank@localhost', fromBob, 'kept for frank'));
+    await bob.send(xml('presence', { to: 'frank@localhost', type: 'subscribe', id: `${fromBob}-sub` }));
+    await settle(bob);
+    await carol.send(chat('frank@localhost', fromCarol, 'kept for frank too'));
+    await carol.send(xml('presence', { to: 'frank@localhost', type: 'subscribe', id: `${fromCarol}-sub` }));
+    await settle(carol);
+
+    const frank = await connect({
+      port: ts.port,
+      domain: 'localhost',
+      username: 'frank',
+      password: 'frank-secret',
+      resource: 'f',
+      mechanism: 'PLAIN',
+    });
+    try {
+      expect((await block(frank, 'bob@localhost')).attrs.type).to.equal('result');
+      await frank.send(xml('presence'));
+      await frank.waitFor((el) => el.attrs.id === fromCarol);
+      await settle(frank);
+      const got = frank.received
+        .filter((el) => el.name === 'message' || (el.name === 'presence' && el.attrs.type === 'subscribe'))
+        .map((el) => `${el.name} ${el.attrs.from} ${el.attrs.id}`);
+      expect(got).to.deep.equal([
+        `presence carol@localhost ${fromCarol}-sub`,
+        `message carol@localhost/desk ${fromCarol}`,
+      ]);
+      // Dropped, not kept for later: unblocking brings nothing back.
+      expect(await new SqliteOfflineStore(ts.server.db).count(jid('frank', 'localhost'))).to.equal(0);
+    } finally {
+      await frank.stop().catch(() => {});
     }
   });
 

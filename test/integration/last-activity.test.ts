@@ -25,7 +25,8 @@ describe('XEP-0012 last activity', () => {
   const clients: TestClient[] = [];
 
   async function start(): Promise<void> {
-    ts = await startTestServer({ dir });
+    // Without XEP-0198 resumption: a killed connection ends its session at once.
+    ts = await startTestServer({ dir, c2s: 'resumption_timeout = 0' });
     startedBy = Date.now();
   }
 
@@ -278,7 +279,10 @@ describe('XEP-0012 last activity without the roster module', () => {
   const clients: TestClient[] = [];
 
   before(async () => {
-    ts = await startTestServer({ extraToml: '[modules]\ndisabled = ["roster"]' });
+    ts = await startTestServer({
+      extraToml: '[modules]\ndisabled = ["roster"]',
+      c2s: 'resumption_timeout = 0',
+    });
     await ts.addUser('alice', 'alice-secret');
     await ts.addUser('bob', 'bob-secret');
   });

@@ -7,75 +7,22 @@
 import { type XmlElement, xml } from '@xmpp/client';
 import { expect } from 'chai';
 import { NS } from '../../src/xml/ns.js';
-import { connect, type TestClient } from '../helpers/client.js';
+import type { TestClient } from '../helpers/client.js';
+import {
+  befriend,
+  expectStanza,
+  login,
+  presenceFrom as presence,
+  pushAbout,
+  request,
+  settle,
+  upcoming,
+} from '../helpers/im.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 // Exact presence stanzas: without the vCard module's avatar hash in them.
 const CONFIG = ['[modules]', 'disabled = ["vcard"]'].join('\n');
 const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hugo'];
-
-let ids = 0;
-
-async function request(
-  c: TestClient,
-  type: 'get' | 'set',
-  payload: XmlElement,
-  to?: string,
-): Promise<XmlElement> {
-  const id = `q${++ids}`;
-  const attrs: Record<string, string> = { type, id };
-  if (to !== undefined) attrs.to = to;
-  await c.send(xml('iq', attrs, payload));
-  return c.waitFor(
-    (el) =>
-      el.name === 'iq' && el.attrs.id === id && (el.attrs.type === 'result' || el.attrs.type === 'error'),
-  );
-}
-
-/** Resolves with the next stanza matching `predicate` received after this call. */
-function upcoming(c: TestClient): (predicate: (el: XmlElement) => boolean) => Promise<XmlElement> {
-  const from = c.received.length;
-  return (predicate) => c.waitFor((el) => c.received.indexOf(el) >= from && predicate(el));
-}
-
-/** Waits until everything the server wrote to `c` so far has arrived (a ping round trip). */
-async function settle(c: TestClient): Promise<void> {
-  await request(c, 'get', xml('ping', { xmlns: NS.PING }), 'localhost');
-}
-
-const isPush = (el: XmlElement) =>
-  el.name === 'iq' && el.attrs.type === 'set' && !!el.getChild('query', NS.ROSTER);
-
-function pushAbout(jid: string, subscription: string): (el: XmlElement) => boolean {
-  return (el) => {
-    if (!isPush(el)) return false;
-    const it = el.getChild('query', NS.ROSTER)!.getChild('item')!;
-    return it.attrs.jid === jid && it.attrs.subscription === subscription;
-  };
-}
-
-function presence(from: string, type?: string): (el: XmlElement) => boolean {
-  return (el) => el.name === 'presence' && el.attrs.from === from && el.attrs.type === type;
-}
-
-interface Shape {
-  name: string;
-  attrs: Record<string, string>;
-  children: Array<Shape | string>;
-}
-
-function shape(el: XmlElement, ignore: readonly string[] = []): Shape {
-  const attrs: Record<string, string> = {};
-  for (const key of Object.keys(el.attrs).sort()) {
-    const value = el.attrs[key];
-    if (value !== undefined && !ignore.includes(key)) attrs[key] = value;
-  }
-  return { name: el.name, attrs, children: el.children.map((c) => (typeof c === 'string' ? c : shape(c))) };
-}
-
-function expectStanza(actual: XmlElement, expected: XmlElement, ignore: readonly string[] = []): void {
-  expect(shape(actual, ignore), actual.toString()).to.deep.equal(shape(expected, ignore));
-}
 
 function destroySocket(c: TestClient): void {
   (c as unknown as { socket: { socket: { destroy(): void } } }).socket.socket.destroy();
@@ -86,7 +33,9 @@ describe('RFC 6121 §4 presence', () => {
   const clients: TestClient[] = [];
 
   before(async () => {
-    ts = await startTestServer({ extraToml: CONFIG });
+    // Without XEP-0198 resumption, so that a killed connection ends its session at once (with
+    // resumption the server waits for the client to come back: see stream-management.test.ts).
+    ts = await startTestServer({ extraToml: CONFIG, c2s: 'resumption_timeout = 0' });
     for (const name of USERS) await ts.addUser(name, `${name}-secret`);
   });
   afterEach(async () => {
@@ -98,14 +47,7 @@ describe('RFC 6121 §4 presence', () => {
 
   /** A connected resource that asked for its roster (interested, not yet available). */
   async function connected(name: string, resource: string): Promise<TestClient> {
-    const c = await connect({
-      port: ts.port,
-      domain: 'localhost',
-      username: name,
-      password: `${name}-secret`,
-      resource,
-      mechanism: 'PLAIN',
-    });
+    const c = await login(ts, name, resource);
     clients.push(c);
     await request(c, 'get', xml('query', { xmlns: NS.ROSTER }));
     return c;
@@ -126,22 +68,6 @@ describe('RFC 6121 §4 presence', () => {
 
   function forget(c: TestClient): void {
     clients.splice(clients.indexOf(c), 1);
-  }
-
-  /** Mutual subscription between two available resources of different accounts. */
-  async function befriend(x: TestClient, y: TestClient): Promise<void> {
-    const xJid = x.jid!.bare().toString();
-    const yJid = y.jid!.bare().toString();
-    const done = Promise.all([upcoming(x)(pushAbout(yJid, 'both')), upcoming(y)(pushAbout(xJid, 'both'))]);
-    const toY = upcoming(y)(presence(xJid, 'subscribe'));
-    await x.send(xml('presence', { to: yJid, type: 'subscribe' }));
-    await toY;
-    await y.send(xml('presence', { to: xJid, type: 'subscribed' }));
-    const toX = upcoming(x)(presence(yJid, 'subscribe'));
-    await y.send(xml('presence', { to: xJid, type: 'subscribe' }));
-    await toX;
-    await x.send(xml('presence', { to: yJid, type: 'subscribed' }));
-    await done;
   }
 
   describe('between two contacts', () => {

@@ -24,6 +24,18 @@ import {
   rawStartTls,
   type TestClient,
 } from '../helpers/client.js';
+import {
+  befriend,
+  login as imLogin,
+  request as imRequest,
+  settle as imSettle,
+  presenceFrom,
+  pushAbout,
+  rosterOf,
+  rosterQuery,
+  since,
+  upcoming,
+} from '../helpers/im.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const REGISTER = 'jabber:iq:register';
@@ -113,6 +125,7 @@ describe('XEP-0077 with registration off (the default)', () => {
     await ts.addUser('alice', 'alice-secret');
     await ts.addUser('bob', 'bob-secret');
     await ts.addUser('carol', 'carol-secret');
+    for (const name of ['erin', 'frank', 'gina', 'hugo']) await ts.addUser(name, `${name}-secret`);
   });
   after(async () => {
     await ts?.stop();
@@ -310,6 +323,60 @@ describe('XEP-0077 with registration off (the default)', () => {
       }
       expect(await ts.server.accounts.exists(jid('carol', 'localhost'))).to.equal(false);
       expect(await loginFails(ts, 'carol', 'carol-secret')).to.equal(true);
+    });
+
+    it("cancels the removed account's subscriptions both ways, and its requests either way (§3.2)", async () => {
+      // erin and frank see each other; gina waits for erin's answer; erin waits for hugo's.
+      const erin = await imLogin(ts, 'erin', 'e');
+      const frank = await imLogin(ts, 'frank', 'f');
+      const gina = await imLogin(ts, 'gina', 'g');
+      const hugo = await imLogin(ts, 'hugo', 'h');
+      const clients = [erin, frank, gina, hugo];
+      try {
+        for (const c of clients) {
+          await imRequest(c, 'get', rosterQuery());
+          await c.send(xml('presence'));
+        }
+        await befriend(erin, frank);
+        const asked = upcoming(erin)(presenceFrom('gina@localhost', 'subscribe'));
+        await gina.send(xml('presence', { to: 'erin@localhost', type: 'subscribe' }));
+        await asked;
+        const asking = upcoming(hugo)(presenceFrom('erin@localhost', 'subscribe'));
+        await erin.send(xml('presence', { to: 'hugo@localhost', type: 'subscribe' }));
+        await asking;
+
+        const atFrank = upcoming(frank);
+        const gone = atFrank(presenceFrom('erin@localhost/e', 'unavailable'));
+        const unsubscribe = atFrank(presenceFrom('erin@localhost', 'unsubscribe'));
+        const unsubscribed = atFrank(presenceFrom('erin@localhost', 'unsubscribed'));
+        const frankNone = atFrank(pushAbout('erin@localhost', 'none'));
+        const denied = upcoming(gina)(presenceFrom('erin@localhost', 'unsubscribed'));
+        const ginaNone = upcoming(gina)(pushAbout('erin@localhost', 'none'));
+        const withdrawn = upcoming(hugo)(presenceFrom('erin@localhost', 'unsubscribe'));
+        const removed = upcoming(erin)((el) => el.name === 'iq' && el.attrs.id === 'unreg-erin');
+        await erin.send(
+          xml('iq', { type: 'set', id: 'unreg-erin' }, xml('query', { xmlns: REGISTER }, xml('remove'))),
+        );
+        expect((await removed).attrs.type).to.equal('result');
+
+        await Promise.all([gone, unsubscribe, unsubscribed, frankNone, denied, ginaNone, withdrawn]);
+        // §3.2.2: frank sees erin leave before the subscription ends.
+        expect(frank.received.indexOf(await gone)).to.be.lessThan(frank.received.indexOf(await unsubscribed));
+        expect(await rosterOf(frank)).to.deep.equal({ 'erin@localhost': 'none' });
+        expect(await rosterOf(gina)).to.deep.equal({ 'erin@localhost': 'none' });
+        expect(await rosterOf(hugo)).to.deep.equal({});
+        // Nothing of erin's is left to deliver at hugo's next login.
+        await hugo.stop();
+        const back = await imLogin(ts, 'hugo', 'h2');
+        clients.push(back);
+        const mark = back.received.length;
+        await back.send(xml('presence'));
+        await imSettle(back);
+        expect(since(back, mark).filter(presenceFrom('erin@localhost', 'subscribe'))).to.deep.equal([]);
+      } finally {
+        await Promise.all(clients.map((c) => c.stop().catch(() => {})));
+      }
+      expect(await ts.server.accounts.exists(jid('erin', 'localhost'))).to.equal(false);
     });
   });
 });

@@ -10,7 +10,6 @@ import { type XmlElement, xml } from '@xmpp/client';
 import { expect } from 'chai';
 import { NS } from '../../src/xml/ns.js';
 import {
-  connect,
   openStream,
   qname,
   RawClient,
@@ -18,88 +17,28 @@ import {
   rawStartTls,
   type TestClient,
 } from '../helpers/client.js';
+import {
+  errorOf,
+  expectStanza,
+  isRosterPush as isPush,
+  login,
+  rosterQuery as query,
+  request,
+  settle,
+  shape,
+  upcoming,
+} from '../helpers/im.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const LIMITS = ['[roster]', 'max_items = 4', 'max_name_length = 16', 'max_group_length = 8'].join('\n');
-
-let ids = 0;
-
-function login(ts: TestServer, username: string, resource: string): Promise<TestClient> {
-  return connect({
-    port: ts.port,
-    domain: 'localhost',
-    username,
-    password: `${username}-secret`,
-    resource,
-    mechanism: 'PLAIN',
-  });
-}
-
-/** Sends an iq and resolves with its answer. */
-async function request(
-  c: TestClient,
-  type: 'get' | 'set',
-  payload: XmlElement,
-  to?: string,
-): Promise<XmlElement> {
-  const id = `r${++ids}`;
-  const attrs: Record<string, string> = { type, id };
-  if (to !== undefined) attrs.to = to;
-  await c.send(xml('iq', attrs, payload));
-  return c.waitFor(
-    (el) =>
-      el.name === 'iq' && el.attrs.id === id && (el.attrs.type === 'result' || el.attrs.type === 'error'),
-  );
-}
-
-function query(attrs: Record<string, string> = {}, ...items: XmlElement[]): XmlElement {
-  return xml('query', { xmlns: NS.ROSTER, ...attrs }, ...items);
-}
 
 function item(attrs: Record<string, string>, ...groups: string[]): XmlElement {
   return xml('item', attrs, ...groups.map((g) => xml('group', {}, g)));
 }
 
-/** Resolves with the next stanza matching `predicate` received after this call. */
-function upcoming(c: TestClient): (predicate: (el: XmlElement) => boolean) => Promise<XmlElement> {
-  const from = c.received.length;
-  return (predicate) => c.waitFor((el) => c.received.indexOf(el) >= from && predicate(el));
-}
-
-const isPush = (el: XmlElement) =>
-  el.name === 'iq' && el.attrs.type === 'set' && !!el.getChild('query', NS.ROSTER);
-
-/** Waits until everything the server wrote to `c` so far has arrived (a ping round trip). */
-async function settle(c: TestClient): Promise<void> {
-  await request(c, 'get', xml('ping', { xmlns: NS.PING }), 'localhost');
-}
-
-interface Shape {
-  name: string;
-  attrs: Record<string, string>;
-  children: Array<Shape | string>;
-}
-
-/** An element as plain data, attributes sorted, `ignore`d top-level attributes left out. */
-function shape(el: XmlElement, ignore: readonly string[] = []): Shape {
-  const attrs: Record<string, string> = {};
-  for (const key of Object.keys(el.attrs).sort()) {
-    const value = el.attrs[key];
-    if (value !== undefined && !ignore.includes(key)) attrs[key] = value;
-  }
-  return { name: el.name, attrs, children: el.children.map((c) => (typeof c === 'string' ? c : shape(c))) };
-}
-
-function expectStanza(actual: XmlElement, expected: XmlElement, ignore: readonly string[] = ['id']): void {
-  expect(shape(actual, ignore), actual.toString()).to.deep.equal(shape(expected, ignore));
-}
-
-function errorOf(reply: XmlElement): { type: string | undefined; condition: string | undefined } {
-  const error = reply.getChild('error');
-  const condition = error?.children.find(
-    (c): c is XmlElement => typeof c !== 'string' && c.attrs.xmlns === NS.STANZAS_ERROR && c.name !== 'text',
-  );
-  return { type: error?.attrs.type, condition: condition?.name };
+/** The stanza exactly, but for its id: the server picks the ids of its pushes. */
+function expectIq(actual: XmlElement, expected: XmlElement): void {
+  expectStanza(actual, expected, ['id']);
 }
 
 function verOf(el: XmlElement): string {
@@ -149,7 +88,7 @@ describe('RFC 6121 §2 rosters', () => {
   it('answers a roster get with the (empty) roster and its version (§2.1.4)', async () => {
     const c = await session('victor', 'v', false);
     const reply = await request(c, 'get', query());
-    expectStanza(
+    expectIq(
       reply,
       xml('iq', { type: 'result', from: 'victor@localhost', to: 'victor@localhost/v' }, query({ ver: '0' })),
     );
@@ -166,7 +105,7 @@ describe('RFC 6121 §2 rosters', () => {
       'set',
       query({}, item({ jid: 'bob@localhost', name: 'Bob' }, 'Friends', 'Work')),
     );
-    expectStanza(reply, xml('iq', { type: 'result', from: 'alice@localhost', to: 'alice@localhost/a' }));
+    expectIq(reply, xml('iq', { type: 'result', from: 'alice@localhost', to: 'alice@localhost/a' }));
     const [gotA, gotB] = await Promise.all([pushA, pushB]);
     const ver = verOf(gotA);
     expect(ver).to.not.equal('0');
@@ -174,7 +113,7 @@ describe('RFC 6121 §2 rosters', () => {
       [gotA, 'a'],
       [gotB, 'b'],
     ] as const) {
-      expectStanza(
+      expectIq(
         got,
         xml(
           'iq',
@@ -206,7 +145,7 @@ describe('RFC 6121 §2 rosters', () => {
     );
     expect(reply.attrs.type).to.equal('result');
     const got = await push;
-    expectStanza(
+    expectIq(
       got,
       xml(
         'iq',
@@ -221,7 +160,7 @@ describe('RFC 6121 §2 rosters', () => {
     const unnamed = upcoming(a)(isPush);
     await request(a, 'set', query({}, item({ jid: 'bob@localhost', name: '' })));
     const cleared = await unnamed;
-    expectStanza(
+    expectIq(
       cleared.getChild('query', NS.ROSTER)!,
       query({ ver: verOf(cleared) }, item({ jid: 'bob@localhost', subscription: 'none' })),
     );
@@ -233,7 +172,7 @@ describe('RFC 6121 §2 rosters', () => {
     const reply = await request(a, 'get', query());
     await settle(a);
     expect(a.received.filter(isPush), 'not interested before its first get').to.have.length(0);
-    expectStanza(
+    expectIq(
       reply,
       xml(
         'iq',
@@ -253,7 +192,7 @@ describe('RFC 6121 §2 rosters', () => {
     const reply = await request(a, 'set', query({}, item({ jid: 'gone@localhost', subscription: 'remove' })));
     expect(reply.attrs.type).to.equal('result');
     const got = await push;
-    expectStanza(
+    expectIq(
       got,
       xml(
         'iq',
@@ -383,7 +322,7 @@ describe('RFC 6121 §2 rosters', () => {
       const current = verOf(await request(a, 'get', query()));
       const b = await session('alice', 'b', false);
       const reply = await request(b, 'get', query({ ver: current }));
-      expectStanza(reply, xml('iq', { type: 'result', from: 'alice@localhost', to: 'alice@localhost/b' }));
+      expectIq(reply, xml('iq', { type: 'result', from: 'alice@localhost', to: 'alice@localhost/b' }));
       await settle(b);
       expect(b.received.filter(isPush)).to.have.length(0);
       // The empty result still makes the resource interested.
@@ -408,10 +347,7 @@ describe('RFC 6121 §2 rosters', () => {
         if (isPush(el)) pushes.push(el);
       });
       const reply = await request(fresh, 'get', query({ ver: old }));
-      expectStanza(
-        reply,
-        xml('iq', { type: 'result', from: 'victor@localhost', to: 'victor@localhost/new' }),
-      );
+      expectIq(reply, xml('iq', { type: 'result', from: 'victor@localhost', to: 'victor@localhost/new' }));
       await settle(fresh);
       expect(pushes.map((p) => p.getChild('query')!.getChild('item')!.toString())).to.deep.equal([
         '<item jid="kept@localhost" subscription="none"/>',
@@ -459,7 +395,7 @@ describe('RFC 6121 §2 rosters across a restart', () => {
         c = await login(ts, 'rita', 'r');
         const after = await request(c, 'get', query());
         expect(shape(after.getChild('query')!)).to.deep.equal(shape(before.getChild('query')!));
-        expectStanza(
+        expectIq(
           after.getChild('query')!,
           query(
             { ver: verOf(before) },

@@ -7,7 +7,22 @@
 import { type XmlElement, xml } from '@xmpp/client';
 import { expect } from 'chai';
 import { NS } from '../../src/xml/ns.js';
-import { connect, type TestClient } from '../helpers/client.js';
+import type { TestClient } from '../helpers/client.js';
+import {
+  befriend,
+  errorOf,
+  expectStanza,
+  isRosterPush as isPush,
+  login,
+  presenceFrom as presence,
+  pushAbout,
+  rosterQuery as query,
+  request,
+  rosterOf,
+  settle,
+  since,
+  upcoming,
+} from '../helpers/im.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 // Exact presence stanzas: without the vCard module's avatar hash in them.
@@ -45,100 +60,9 @@ const USERS = [
   'xena',
 ];
 
-let ids = 0;
-
-async function request(
-  c: TestClient,
-  type: 'get' | 'set',
-  payload: XmlElement,
-  to?: string,
-): Promise<XmlElement> {
-  const id = `s${++ids}`;
-  const attrs: Record<string, string> = { type, id };
-  if (to !== undefined) attrs.to = to;
-  await c.send(xml('iq', attrs, payload));
-  return c.waitFor(
-    (el) =>
-      el.name === 'iq' && el.attrs.id === id && (el.attrs.type === 'result' || el.attrs.type === 'error'),
-  );
-}
-
-function query(attrs: Record<string, string> = {}, ...items: XmlElement[]): XmlElement {
-  return xml('query', { xmlns: NS.ROSTER, ...attrs }, ...items);
-}
-
-/** Resolves with the next stanza matching `predicate` received after this call. */
-function upcoming(c: TestClient): (predicate: (el: XmlElement) => boolean) => Promise<XmlElement> {
-  const from = c.received.length;
-  return (predicate) => c.waitFor((el) => c.received.indexOf(el) >= from && predicate(el));
-}
-
-/** What `c` received after `mark` (a received.length taken earlier). */
-function since(c: TestClient, mark: number): XmlElement[] {
-  return c.received.slice(mark);
-}
-
-/** Waits until everything the server wrote to `c` so far has arrived (a ping round trip). */
-async function settle(c: TestClient): Promise<void> {
-  await request(c, 'get', xml('ping', { xmlns: NS.PING }), 'localhost');
-}
-
-const isPush = (el: XmlElement) =>
-  el.name === 'iq' && el.attrs.type === 'set' && !!el.getChild('query', NS.ROSTER);
-
-function pushAbout(jid: string, subscription?: string): (el: XmlElement) => boolean {
-  return (el) => {
-    if (!isPush(el)) return false;
-    const it = el.getChild('query', NS.ROSTER)!.getChild('item')!;
-    return it.attrs.jid === jid && (subscription === undefined || it.attrs.subscription === subscription);
-  };
-}
-
-function presence(from: string, type?: string): (el: XmlElement) => boolean {
-  return (el) => el.name === 'presence' && el.attrs.from === from && el.attrs.type === type;
-}
-
-interface Shape {
-  name: string;
-  attrs: Record<string, string>;
-  children: Array<Shape | string>;
-}
-
-function shape(el: XmlElement, ignore: readonly string[] = []): Shape {
-  const attrs: Record<string, string> = {};
-  for (const key of Object.keys(el.attrs).sort()) {
-    const value = el.attrs[key];
-    if (value !== undefined && !ignore.includes(key)) attrs[key] = value;
-  }
-  return { name: el.name, attrs, children: el.children.map((c) => (typeof c === 'string' ? c : shape(c))) };
-}
-
-function expectStanza(actual: XmlElement, expected: XmlElement, ignore: readonly string[] = []): void {
-  expect(shape(actual, ignore), actual.toString()).to.deep.equal(shape(expected, ignore));
-}
-
 /** The <item/> of a roster push, exactly. */
 function expectPushedItem(push: XmlElement, expected: XmlElement): void {
   expectStanza(push.getChild('query', NS.ROSTER)!.getChild('item')!, expected);
-}
-
-function errorOf(reply: XmlElement): { type: string | undefined; condition: string | undefined } {
-  const error = reply.getChild('error');
-  const condition = error?.children.find(
-    (c): c is XmlElement => typeof c !== 'string' && c.attrs.xmlns === NS.STANZAS_ERROR && c.name !== 'text',
-  );
-  return { type: error?.attrs.type, condition: condition?.name };
-}
-
-async function rosterOf(c: TestClient): Promise<Record<string, string>> {
-  const reply = await request(c, 'get', query());
-  const out: Record<string, string> = {};
-  for (const it of reply.getChild('query', NS.ROSTER)!.getChildren('item')) {
-    out[it.attrs.jid!] = [it.attrs.subscription, it.attrs.ask, it.attrs.approved && 'approved']
-      .filter(Boolean)
-      .join('+');
-  }
-  return out;
 }
 
 describe('RFC 6121 §3 presence subscriptions', () => {
@@ -158,14 +82,7 @@ describe('RFC 6121 §3 presence subscriptions', () => {
 
   /** A resource that asked for the roster but sent no presence: interested, not available. */
   async function interested(name: string, resource: string): Promise<TestClient> {
-    const c = await connect({
-      port: ts.port,
-      domain: 'localhost',
-      username: name,
-      password: `${name}-secret`,
-      resource,
-      mechanism: 'PLAIN',
-    });
+    const c = await login(ts, name, resource);
     clients.push(c);
     await request(c, 'get', query());
     return c;
@@ -183,22 +100,6 @@ describe('RFC 6121 §3 presence subscriptions', () => {
   async function offline(c: TestClient): Promise<void> {
     clients.splice(clients.indexOf(c), 1);
     await c.stop();
-  }
-
-  /** Mutual subscription between two online resources of different accounts. */
-  async function befriend(x: TestClient, y: TestClient): Promise<void> {
-    const xJid = x.jid!.bare().toString();
-    const yJid = y.jid!.bare().toString();
-    const done = Promise.all([upcoming(x)(pushAbout(yJid, 'both')), upcoming(y)(pushAbout(xJid, 'both'))]);
-    const toY = upcoming(y)(presence(xJid, 'subscribe'));
-    await x.send(xml('presence', { to: yJid, type: 'subscribe' }));
-    await toY;
-    await y.send(xml('presence', { to: xJid, type: 'subscribed' }));
-    const toX = upcoming(x)(presence(yJid, 'subscribe'));
-    await y.send(xml('presence', { to: xJid, type: 'subscribe' }));
-    await toX;
-    await x.send(xml('presence', { to: yJid, type: 'subscribed' }));
-    await done;
   }
 
   it('subscribes both ways: request, approval, roster pushes and presence (§3.1)', async () => {
@@ -302,24 +203,35 @@ describe('RFC 6121 §3 presence subscriptions', () => {
 
   it('keeps a request for an offline user, with its content, and delivers it at each login until answered (§3.1.3)', async () => {
     const d = await online('dave', 'd');
-    const request = () =>
-      xml(
-        'presence',
-        { from: 'dave@localhost', to: 'carol@localhost', type: 'subscribe', id: 'sub-offline' },
-        xml('status', {}, 'Hi Carol'),
-        xml('nick', { xmlns: 'http://jabber.org/protocol/nick' }, 'Dave'),
-      );
-    const sent = request();
-    delete sent.attrs.from;
-    await d.send(sent);
+    const content = () => [
+      xml('status', {}, 'Hi Carol'),
+      xml('nick', { xmlns: 'http://jabber.org/protocol/nick' }, 'Dave'),
+    ];
+    const sentAfter = Date.now();
+    await d.send(
+      xml('presence', { to: 'carol@localhost', type: 'subscribe', id: 'sub-offline' }, ...content()),
+    );
     await d.waitFor(pushAbout('carol@localhost', 'none'));
+    const storedBy = Date.now();
 
     for (const login of ['first', 'second']) {
       const c = await interested('carol', login);
       expect(await rosterOf(c), 'no item before she answers').to.deep.equal({});
       const got = upcoming(c)(presence('dave@localhost', 'subscribe'));
       await c.send(xml('presence'));
-      expectStanza(await got, request());
+      // As received, with a XEP-0203 notation of when that was.
+      const request = await got;
+      const stamp = request.getChild('delay', 'urn:xmpp:delay')?.attrs.stamp ?? '';
+      expect(Date.parse(stamp)).to.be.within(sentAfter, storedBy);
+      expectStanza(
+        request,
+        xml(
+          'presence',
+          { from: 'dave@localhost', to: 'carol@localhost', type: 'subscribe', id: 'sub-offline' },
+          ...content(),
+          xml('delay', { xmlns: 'urn:xmpp:delay', from: 'localhost', stamp }),
+        ),
+      );
       await offline(c);
     }
 

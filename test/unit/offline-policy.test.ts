@@ -116,6 +116,22 @@ describe('stored offline messages', () => {
     );
   });
 
+  it('keeps its own notation on a message handed back unacknowledged (XEP-0198), and adds none', () => {
+    const stored = storedForm(
+      message(`<message to='bob@example.org' id='m1'><body>hi</body></message>`),
+      'example.org',
+      new Date(Date.UTC(2023, 5, 6, 7, 8, 9, 10)),
+    );
+    // Delivered from storage to a session that ended before acknowledging it, and stored again.
+    expect(storedForm(parseStored(stored), 'example.org', at, true)).to.equal(stored);
+    // One that went to a live session first gets the time it comes back.
+    expect(storedForm(message(`<message to='bob@example.org'/>`), 'example.org', at, true)).to.equal(
+      '<message to="bob@example.org">' +
+        '<delay xmlns="urn:xmpp:delay" from="example.org" stamp="2024-01-02T03:04:05.678Z">Offline Storage</delay>' +
+        '</message>',
+    );
+  });
+
   it('reads back what it stored, special characters and foreign namespaces included', () => {
     const original = message(
       `<message to='bob@example.org' id='a&amp;&quot;b'><body>1 &lt; 2 &amp; "q"</body>` +

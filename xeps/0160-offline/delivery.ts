@@ -1,10 +1,11 @@
 // Delivering stored messages (XEP-0160 §2, step 5): to the resource that has just sent
 // available presence with a non-negative priority, oldest first, removing from the store only
-// what was handed to a live session.
+// what was handed to a live session. A message from a JID the user has blocked since it was
+// stored is dropped instead (XEP-0191 §3.3: nothing from a blocked JID is delivered).
 
 import type { ClientSession } from '../../src/core/session.js';
 import type { SessionRegistry } from '../../src/core/sessions.js';
-import type { JID } from '../../src/jid.js';
+import { type JID, tryParseJID } from '../../src/jid.js';
 import type { Logger } from '../../src/log.js';
 import type { Element } from '../../src/xml/element.js';
 import { parseStored } from '../../src/xml/fragment.js';
@@ -18,6 +19,9 @@ export function takesMessages(session: ClientSession): boolean {
   return session.available && session.priority >= 0;
 }
 
+/** Whether `account` blocks `sender` now (XEP-0191); a promise only while that is being read. */
+export type BlockCheck = (account: JID, sender: JID) => boolean | Promise<boolean>;
+
 export class OfflineDelivery {
   /**
    * Accounts whose messages are being delivered, and whether another pass was asked for
@@ -30,6 +34,7 @@ export class OfflineDelivery {
     private readonly store: OfflineStore,
     private readonly sessions: SessionRegistry,
     private readonly log: Logger,
+    private readonly blocks: BlockCheck = () => false,
   ) {}
 
   /**
@@ -53,12 +58,15 @@ export class OfflineDelivery {
           this.running.set(key, false);
           continue;
         }
-        const target = preferred && this.isLive(preferred) ? preferred : this.recipient(account);
-        if (!target) break;
+        const stanzas: Element[] = [];
         for (const message of batch) {
           const stanza = this.read(message.stanza, message.id);
-          if (stanza) target.send(stanza);
+          if (stanza && !(await this.fromBlocked(account, stanza))) stanzas.push(stanza);
         }
+        // Chosen after the last await, so that the session is still there when it is handed them.
+        const target = preferred && this.isLive(preferred) ? preferred : this.recipient(account);
+        if (!target) break;
+        for (const stanza of stanzas) target.send(stanza);
         delivered += await this.store.removeThrough(account, batch[batch.length - 1]!.id);
         preferred = target;
       }
@@ -87,6 +95,13 @@ export class OfflineDelivery {
       this.log.error('stored offline message does not parse; dropped', { id, error: err });
       return undefined;
     }
+  }
+
+  private async fromBlocked(account: JID, message: Element): Promise<boolean> {
+    const sender = tryParseJID(message.attrs.from ?? '');
+    if (sender === undefined || !(await this.blocks(account, sender))) return false;
+    this.log.debug('stored message from a blocked JID dropped', { user: account.bare });
+    return true;
   }
 
   /** Still bound (not closing or replaced) and still taking messages. */

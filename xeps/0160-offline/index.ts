@@ -70,7 +70,12 @@ export default defineModule<ConfigOf<typeof configSection>>({
     const { sessions } = ctx.server;
     const limit = ctx.config.max_messages;
     const store = new SqliteOfflineStore(ctx.server.db);
-    const delivery = new OfflineDelivery(store, sessions, ctx.log);
+    const delivery = new OfflineDelivery(
+      store,
+      sessions,
+      ctx.log,
+      (account, sender) => ctx.server.services.get('blocking')?.blocks(account, sender) ?? false,
+    );
     // Sessions that took messages at their last presence and have had the store emptied to
     // them: a mere status change of theirs needs no look at the store, since nothing is
     // stored while a resource takes messages.
@@ -85,7 +90,7 @@ export default defineModule<ConfigOf<typeof configSection>>({
       // Not taken: the router answers service-unavailable.
       if (fate === 'refuse') return false;
       const account = event.to.bareJID();
-      const text = storedForm(event.stanza, account.domain, new Date());
+      const text = storedForm(event.stanza, account.domain, new Date(), event.redelivery === true);
       return store.push(account, text, limit).then((stored) => {
         if (!stored) {
           // XEP-0160 §2 step 3. No text in the error: it would tell strangers that the account exists.

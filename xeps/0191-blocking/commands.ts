@@ -38,7 +38,8 @@ export class BlocklistCommands {
     const account = ownAccount(req);
     const list = await this.lists.get(account);
     const origin = req.origin;
-    if (origin?.kind === 'c2s') {
+    // A session that ended while the list was read would never be removed again.
+    if (origin?.kind === 'c2s' && this.server.sessions.get((origin as ClientSession).jid) === origin) {
       const session = origin as ClientSession;
       let sessions = this.interested.get(account.bare);
       if (!sessions) {

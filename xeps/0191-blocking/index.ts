@@ -1,7 +1,8 @@
 // XEP-0191: Blocking Command — https://xmpp.org/extensions/xep-0191.html
 // §3.1 the disco feature; §3.2–§3.5 the commands (commands.ts); §3.3 the block in both
 // directions (enforcement.ts); §5 a user's resources never block each other; §6 JID matching
-// (blocklist.ts). Blocklists live in SQLite (store.ts) and in memory (cache.ts).
+// (blocklist.ts). Blocklists live in SQLite (store.ts) and in memory (cache.ts); other modules
+// ask whether a JID is blocked through the service in service.ts.
 //
 // Polite blocking (§4): subscriptions are left alone and the blocked JID is told nothing.
 
@@ -11,6 +12,7 @@ import { NS } from '../../src/xml/ns.js';
 import { BlocklistCache } from './cache.js';
 import { BlocklistCommands } from './commands.js';
 import { Enforcement } from './enforcement.js';
+import type { BlockingService } from './service.js';
 import { BLOCKLIST_MIGRATIONS, SqliteBlocklistStore } from './store.js';
 
 /** Ahead of every module that delivers, stores or answers a stanza. */
@@ -65,6 +67,18 @@ export default defineModule<ConfigOf<typeof configSection>>({
     await lists.init();
     const enforcement = new Enforcement(lists, server.router);
     const commands = new BlocklistCommands(server, store, lists, enforcement, ctx.config.max_items, ctx.log);
+
+    const service: BlockingService = {
+      blocks(account, entity) {
+        // §5, and the enforcement's rule: never the account itself, nor its own server.
+        if (entity.bare === account.bare || entity.full === account.domain) return false;
+        const list = lists.get(account);
+        if (list === undefined) return false;
+        if (list instanceof Promise) return list.then((l) => l?.blocks(entity) ?? false);
+        return list.blocks(entity);
+      },
+    };
+    ctx.provide('blocking', service);
 
     ctx.handleIq('get', NS.BLOCKING, 'blocklist', commands.get, 'account');
     ctx.handleIq('set', NS.BLOCKING, 'block', commands.block, 'account');
