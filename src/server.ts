@@ -21,6 +21,7 @@ import { type BoundAddress, Listener, tuneSocket } from './net/listener.js';
 import { SqliteAccountStore } from './storage/accounts.js';
 import { type Db, openDatabase } from './storage/db.js';
 import { type C2SEnvironment, C2SStream } from './streams/c2s.js';
+import type { BoundSession, ResumableSessions } from './streams/client-session.js';
 import { type CertificateFiles, CertificateStore } from './tls/store.js';
 
 export const VERSION: string = (
@@ -61,7 +62,7 @@ export interface ListeningAddresses {
 export class Server implements ServerContext {
   readonly version = VERSION;
   readonly hosts: ReadonlySet<string>;
-  readonly hooks = new Hooks();
+  readonly hooks: Hooks;
   readonly disco = new DiscoRegistry();
   readonly streamFeatures = new StreamFeatures();
   readonly services = new ServiceRegistry();
@@ -72,12 +73,18 @@ export class Server implements ServerContext {
   readonly listening: ListeningAddresses = { c2s: [], c2sDirectTls: [] };
 
   private readonly streams = new Set<C2SStream>();
+  /** Client sessions that may be resumed (XEP-0198), by SM-ID. */
+  private readonly resumable: ResumableSessions = new Map();
   private readonly connections: ConnectionCounter;
   private readonly throttle: AuthFailureThrottle;
   private readonly listeners: Listener[] = [];
   private readonly loaded: ModuleContext<unknown>[] = [];
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
+  /** What every client stream shares, built once rather than per connection. */
+  private readonly c2sLog: Logger;
+  private readonly c2sAdmitted: C2SEnvironment;
+  private readonly c2sRefused: C2SEnvironment;
 
   private constructor(
     readonly config: CoreConfig,
@@ -86,6 +93,7 @@ export class Server implements ServerContext {
     log: Logger,
   ) {
     this.log = log;
+    this.hooks = new Hooks(log.child({ component: 'hooks' }));
     this.hosts = new Set(config.hosts);
     this.sessions = new SessionRegistry(config.c2s.resource_conflict, config.c2s.max_resources);
     this.accounts = new AccountService(
@@ -106,6 +114,9 @@ export class Server implements ServerContext {
       config.c2s.auth_failures_per_ip,
       config.c2s.auth_failure_window * 1000,
     );
+    this.c2sLog = log.child({ stream: 'c2s' });
+    this.c2sAdmitted = this.c2sEnvironment(true);
+    this.c2sRefused = this.c2sEnvironment(false);
     // A deleted account's sessions end at once: the credentials they authenticated with
     // are gone (RFC 6120 §4.9.3.17).
     this.hooks.on('account/deleted', ({ jid }) => {
@@ -130,7 +141,7 @@ export class Server implements ServerContext {
       throw err;
     }
     server.startKeepalives();
-    await server.hooks.fire('server/started', {});
+    await server.hooks.notify('server/started', {});
     log.info('Warbler started', { version: VERSION, hosts: [...server.hosts].join(','), pid: process.pid });
     return server;
   }
@@ -155,7 +166,10 @@ export class Server implements ServerContext {
       this.listeners.push(tlsListener);
       this.listening.c2sDirectTls = await tlsListener.listenTls(
         { addresses: c2s.addresses, port: c2s.direct_tls_port },
-        this.certificates.serverOptions(['xmpp-client']),
+        // A direct TLS connection becomes a stream, with its deadline and its place in the
+        // per-address count, only once its handshake is done: until then Node's own deadline
+        // (two minutes by default) is all that ends a client that never finishes it.
+        { ...this.certificates.serverOptions(['xmpp-client']), handshakeTimeout: c2s.auth_timeout * 1000 },
         (socket) => this.accept(socket),
       );
     }
@@ -165,18 +179,18 @@ export class Server implements ServerContext {
     tuneSocket(socket);
     const ip = socket.remoteAddress ?? 'unknown';
     const admitted = this.connections.acquire(ip);
-    const log = this.log.child({ stream: 'c2s' });
     const stream = new C2SStream(
       socket,
-      this.c2sEnvironment(admitted ? ip : undefined),
-      log,
+      admitted ? this.c2sAdmitted : this.c2sRefused,
+      this.c2sLog,
       admitted ? undefined : new StreamError('policy-violation', 'too many connections from your address'),
     );
     this.streams.add(stream);
     if (this.stopping) stream.fail(new StreamError('system-shutdown'));
   }
 
-  private c2sEnvironment(countedIp: string | undefined): C2SEnvironment {
+  /** counted: the stream holds one of its address's connections (max_connections_per_ip). */
+  private c2sEnvironment(counted: boolean): C2SEnvironment {
     const { c2s } = this.config;
     return {
       server: this,
@@ -189,10 +203,13 @@ export class Server implements ServerContext {
         maxAuthAttempts: c2s.max_auth_attempts,
         scramIterations: this.config.auth.scram_iterations,
         limits: { maxStanzaBytes: c2s.max_stanza_bytes, maxDepth: c2s.max_depth },
+        session: { resumptionTimeoutMs: c2s.resumption_timeout * 1000, maxUnacked: c2s.max_unacked },
       },
+      resumable: this.resumable,
       onGone: (stream) => {
         this.streams.delete(stream);
-        if (countedIp !== undefined) this.connections.release(countedIp);
+        // The stream's address is the one accept() counted: both read it from the fresh socket.
+        if (counted) this.connections.release(stream.remoteAddress);
       },
     };
   }
@@ -201,7 +218,7 @@ export class Server implements ServerContext {
     const seconds = this.config.c2s.whitespace_keepalive;
     if (seconds === 0) return;
     this.keepaliveTimer = setInterval(() => {
-      for (const session of this.sessions.all()) (session as C2SStream).sendWhitespace();
+      for (const session of this.sessions.all()) (session as BoundSession).keepalive();
     }, seconds * 1000);
     this.keepaliveTimer.unref();
   }
@@ -231,11 +248,13 @@ export class Server implements ServerContext {
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
     // net.Server.close() settles only once every connection is gone, so it is awaited last.
     const listenersClosed = Promise.all(this.listeners.map((l) => l.close()));
-    await this.hooks.fire('server/stopping', {});
+    await this.hooks.notify('server/stopping', {});
     const streams = [...this.streams];
     for (const stream of streams) stream.fail(new StreamError('system-shutdown', 'the server is stopping'));
     await waitUntil(() => this.streams.size === 0, 2_000);
     for (const stream of this.streams) stream.destroy();
+    // Sessions waiting for their clients to resume end now; what they held goes offline.
+    for (const session of [...this.sessions.all()]) session.close(new StreamError('system-shutdown'));
     await listenersClosed;
     while (this.loaded.length > 0) this.loaded.pop()!.unload();
     this.router.pending.clear();

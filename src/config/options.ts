@@ -2,6 +2,7 @@
 // sections beside their code and hand them to loadConfig.
 
 import { isIP } from 'node:net';
+import { prepareDomainpart } from '../jid.js';
 import { bool, type ConfigOf, type ItemRule, int, path, section, str, strList, table } from './schema.js';
 
 // Loose on purpose: the domain syntax an operator can get wrong by typing, not full IDNA
@@ -10,10 +11,15 @@ const LABEL = /^[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?$/u;
 
 function parseDomain(value: string): string | undefined {
   if (value.length === 0 || value.length > 253) return undefined;
-  // Domains compare case-insensitively; storing them lowercased lets every lookup be exact.
   const domain = value.toLowerCase();
   for (const label of domain.split('.')) if (label.length > 63 || !LABEL.test(label)) return undefined;
-  return domain;
+  // Kept in the form JID domainparts take (RFC 7622 §3.2: lower case, U-labels), so that every
+  // lookup of a stanza's domain is exact: an A-label host would otherwise match no client.
+  try {
+    return prepareDomainpart(domain);
+  } catch {
+    return undefined;
+  }
 }
 
 export const domainName: ItemRule = {
@@ -148,8 +154,25 @@ const c2s = section({
       max: 3600,
       unit: 'seconds',
       doc:
-        'Idle time after which the server sends a single space to an authenticated client, to keep NAT and ' +
+        'Interval at which the server sends a single space to every authenticated client, to keep NAT and ' +
         'firewall state alive and notice dead connections; 0 turns it off.',
+    }),
+    resumption_timeout: int({
+      default: 300,
+      min: 0,
+      max: 86400,
+      unit: 'seconds',
+      doc:
+        'How long a session whose connection dropped stays bound, queueing its stanzas, for the client to ' +
+        'resume it (XEP-0198); unacknowledged messages then go to offline storage. 0 disables resumption.',
+    }),
+    max_unacked: int({
+      default: 1000,
+      min: 10,
+      max: 100000,
+      doc:
+        'Stanzas a client with stream management may leave unacknowledged (XEP-0198); beyond that its ' +
+        'session ends with resource-constraint and the rest goes to offline storage.',
     }),
   },
   check(c2s) {

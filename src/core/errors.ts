@@ -137,12 +137,15 @@ export type StreamErrorCondition =
 export class StreamError extends Error {
   readonly condition: StreamErrorCondition;
   readonly text: string | undefined;
+  /** Application-specific condition, e.g. XEP-0198 <handled-count-too-high/>. */
+  readonly appCondition: Element | undefined;
 
-  constructor(condition: StreamErrorCondition, text?: string) {
+  constructor(condition: StreamErrorCondition, text?: string, options: { appCondition?: Element } = {}) {
     super(text ? `${condition}: ${text}` : condition);
     this.name = 'StreamError';
     this.condition = condition;
     this.text = text;
+    this.appCondition = options.appCondition;
   }
 
   toElement(): Element {
@@ -151,6 +154,8 @@ export class StreamError extends Error {
       null,
       x(this.condition, { xmlns: NS.STREAMS_ERROR }),
       this.text !== undefined && x('text', { xmlns: NS.STREAMS_ERROR, 'xml:lang': 'en' }, this.text),
+      // RFC 6120 §4.9.2: the application-specific condition comes last.
+      this.appCondition,
     );
   }
 }

@@ -7,6 +7,7 @@
 // first handler returns a promise, so the common all-synchronous path allocates nothing.
 
 import type { JID } from '../jid.js';
+import type { Logger } from '../log.js';
 import type { Element } from '../xml/element.js';
 import type { ClientSession, Session } from './session.js';
 
@@ -21,6 +22,11 @@ export interface StanzaEvent {
   from: JID;
   /** Where it is going. For a client stanza without `to`, the sender's bare JID (RFC 6120 §10.3). */
   to: JID;
+  /**
+   * Set when the stanza was routed once already and comes back because its recipient went
+   * away before acknowledging it (XEP-0198): archives and copies were made the first time.
+   */
+  redelivery?: true;
 }
 
 export interface HookEvents extends Record<`${StanzaKind}/${Destination}`, StanzaEvent> {
@@ -35,8 +41,19 @@ export interface HookEvents extends Record<`${StanzaKind}/${Destination}`, Stanz
   /** A message was handed to these sessions of the account it was for (after the fact). */
   'message/delivered': StanzaEvent & { sessions: readonly ClientSession[] };
   'session/bound': { session: ClientSession };
+  /**
+   * A hibernating or moved session was taken over by a new connection (XEP-0198 §5). The
+   * stream is new: state that belongs to a stream, like XEP-0352 client state, starts afresh.
+   */
+  'session/resumed': { session: ClientSession };
   'session/closed': { session: ClientSession; error: string | undefined };
   'account/created': { jid: JID };
+  /**
+   * An account is about to be deleted, its data all still there: for what must be done in its
+   * name first (cancelling its presence subscriptions, XEP-0077 §3.2). Awaited; a handler that
+   * throws stops the deletion.
+   */
+  'account/deleting': { jid: JID };
   'account/deleted': { jid: JID };
   'server/started': Record<string, never>;
   'server/stopping': Record<string, never>;
@@ -57,6 +74,9 @@ interface Registration {
 export class Hooks {
   private readonly handlers = new Map<HookName, Registration[]>();
   private seq = 0;
+
+  /** Where a failing notification handler is reported (see notify). */
+  constructor(private readonly log?: Logger) {}
 
   /** Registers a handler; returns the function that removes it. */
   on<K extends HookName>(name: K, handler: HookHandler<K>, priority = 0): () => void {
@@ -93,6 +113,54 @@ export class Hooks {
       if (result instanceof Promise) return this.continueAsync(snapshot, i, result, event);
     }
     return false;
+  }
+
+  /**
+   * Tells every handler of a notification event ('session/closed', 'presence/broadcast'…),
+   * in priority order, waiting for each asynchronous one. A handler that fails is logged and
+   * the others still run: one module's bug must not cost another module its event, nor
+   * escape into the connection that fired it. Synchronous when every handler is.
+   */
+  notify<K extends HookName>(name: K, event: HookEvents[K]): void | Promise<void> {
+    const list = this.handlers.get(name);
+    if (!list || list.length === 0) return;
+    const snapshot = list.slice();
+    for (let i = 0; i < snapshot.length; i++) {
+      let result: HookResult | void | Promise<HookResult | void>;
+      try {
+        result = (snapshot[i]!.handler as HookHandler<K>)(event);
+      } catch (err) {
+        this.report(name, err);
+        continue;
+      }
+      if (result instanceof Promise) return this.notifyAsync(name, event, snapshot, i, result);
+    }
+  }
+
+  private async notifyAsync<K extends HookName>(
+    name: K,
+    event: HookEvents[K],
+    list: Registration[],
+    index: number,
+    pending: Promise<HookResult | void>,
+  ): Promise<void> {
+    try {
+      await pending;
+    } catch (err) {
+      this.report(name, err);
+    }
+    for (let i = index + 1; i < list.length; i++) {
+      try {
+        await (list[i]!.handler as HookHandler<K>)(event);
+      } catch (err) {
+        this.report(name, err);
+      }
+    }
+  }
+
+  private report(name: HookName, err: unknown): void {
+    if (this.log) this.log.error('hook handler failed', { hook: name, error: err });
+    else throw err;
   }
 
   private async continueAsync<K extends HookName>(

@@ -95,6 +95,17 @@ export class Router {
     void this.route({ stanza, origin: undefined, from, to });
   }
 
+  /**
+   * Routes again a stanza that was delivered to a session which ended before acknowledging
+   * it (XEP-0198 §4), marked so that modules do not archive or copy it a second time.
+   */
+  redeliver(stanza: Element): void {
+    const from = tryParseJID(stanza.attrs.from ?? '');
+    const to = tryParseJID(stanza.attrs.to ?? '');
+    if (!from || !to) return;
+    void this.route({ stanza, origin: undefined, from, to, redelivery: true });
+  }
+
   /** Sends an iq from the server and resolves with the reply (result or error stanza). */
   request(iq: Element, timeoutMs = 30_000): Promise<Element> {
     if (iq.attrs.id === undefined) iq.attrs.id = this.pending.nextId();
@@ -152,7 +163,7 @@ export class Router {
 
   private registerDefaultFates(): void {
     const on = this.hooks.on.bind(this.hooks);
-    on('route/remote', (e) => this.bounceEvent(e, 'remote-server-not-found'), FALLBACK_PRIORITY);
+    on('route/remote', (e) => this.unreachable(e), FALLBACK_PRIORITY);
 
     on('iq/host', (e) => this.handleIq(e, 'host'), FALLBACK_PRIORITY);
     on('iq/bare', (e) => this.handleIq(e, 'account'), FALLBACK_PRIORITY);
@@ -167,6 +178,18 @@ export class Router {
     on('presence/bare', (e) => this.presenceToBare(e), FALLBACK_PRIORITY);
     on('presence/full', (e) => this.presenceToFull(e), FALLBACK_PRIORITY);
     on('presence/broadcast', () => true, FALLBACK_PRIORITY);
+  }
+
+  /**
+   * No route to the stanza's domain. Messages and requests are bounced; presence is dropped,
+   * since every broadcast to a contact there would otherwise come back as an error.
+   */
+  private unreachable(event: StanzaEvent): true {
+    if (event.stanza.name === 'presence') {
+      this.log.debug('presence for an unreachable domain dropped', { to: event.to.domain });
+      return true;
+    }
+    return this.bounceEvent(event, 'remote-server-not-found');
   }
 
   /**
@@ -234,7 +257,7 @@ export class Router {
       return true;
     }
     // RFC 6121 §8.5.3.2.1: no such resource.
-    switch (event.stanza.attrs.type ?? 'normal') {
+    switch (messageType(event.stanza)) {
       case 'groupchat':
         this.bounceEvent(event, 'service-unavailable');
         return true;
@@ -249,7 +272,7 @@ export class Router {
   }
 
   private messageToBare(event: StanzaEvent): true | Promise<true> {
-    const type = event.stanza.attrs.type ?? 'normal';
+    const type = messageType(event.stanza);
     if (type === 'error') return true;
     const resources = this.sessions.resources(event.to);
     if (resources.length === 0) return this.messageToBareWithoutSessions(event, type);
@@ -310,8 +333,16 @@ export class Router {
   /** Tells modules (carbons…) which of the account's sessions got a message. */
   private delivered(event: StanzaEvent, sessions: ClientSession[]): void {
     if (!this.hooks.has('message/delivered')) return;
-    void this.hooks.fire('message/delivered', { ...event, sessions });
+    void this.hooks.notify('message/delivered', { ...event, sessions });
   }
+}
+
+const MESSAGE_TYPES: ReadonlySet<string> = new Set(['chat', 'error', 'groupchat', 'headline', 'normal']);
+
+/** RFC 6121 §5.2.2: a message without a type, or of a type not understood, is of type normal. */
+function messageType(message: Element): string {
+  const type = message.attrs.type;
+  return type !== undefined && MESSAGE_TYPES.has(type) ? type : 'normal';
 }
 
 /** Resources with available presence and non-negative priority (RFC 6121 §8.5.2.1). */

@@ -16,7 +16,10 @@ export interface Session {
   close(error?: StreamError): void;
 }
 
-/** A bound client resource: an authenticated c2s stream after resource binding. */
+/**
+ * A bound client resource. It usually has a connection; with XEP-0198 resumption it may
+ * outlive one for a while (hibernation), still bound and available, its stanzas queued.
+ */
 export interface ClientSession extends Session {
   readonly kind: 'c2s';
   /** The full JID this session bound. */
@@ -35,4 +38,18 @@ export interface ClientSession extends Session {
   readonly available: boolean;
   /** When the client last sent anything, in performance.now() milliseconds (monotonic). */
   readonly lastActivity: number;
+  /** Whether a connection carries the session now (false while it hibernates). */
+  readonly connected: boolean;
+  /**
+   * Installs (or removes) a gate on what send() passes on: XEP-0352 client state indication
+   * holds unimportant stanzas back while the client is inactive. One gate per session.
+   */
+  setGate(gate: OutboundGate | undefined): void;
+  /** Sends past the gate (for the gate's owner, when it lets held stanzas go). */
+  sendNow(stanza: Element): void;
+}
+
+export interface OutboundGate {
+  /** True to send the stanza now; false when the gate keeps it (and sends it later with sendNow). */
+  admit(stanza: Element): boolean;
 }

@@ -5,14 +5,15 @@
 // Life of a connection:
 //   header → features (STARTTLS required) → <starttls/> → TLS → header → features (SASL)
 //   → <auth/> … <success/> → header → features (bind) → <iq><bind/></iq> → stanzas.
-// Direct TLS (XEP-0368) starts at the second header.
+// Direct TLS (XEP-0368) starts at the second header. After binding, the stream carries a
+// BoundSession (client-session.ts), which XEP-0198 lets outlive the connection: a client
+// may instead <resume/> a session after authenticating.
 
 import { randomBytes } from 'node:crypto';
 import { TLSSocket } from 'node:tls';
 import { errorReply, StanzaError, StreamError } from '../core/errors.js';
 import type { StanzaEvent } from '../core/hooks.js';
 import type { ServerContext } from '../core/module.js';
-import type { ClientSession } from '../core/session.js';
 import type { AuthFailureThrottle } from '../core/throttle.js';
 import { type JID, jid, prepareLocalpart, prepareResourcepart, tryParseJID } from '../jid.js';
 import type { Logger } from '../log.js';
@@ -25,11 +26,18 @@ import type {
   SaslFailureCondition,
   SaslStep,
 } from '../sasl/mechanism.js';
-import { advertisedChannelBindings, channelBindings } from '../tls/channel-binding.js';
+import { advertisedChannelBindings } from '../tls/channel-binding.js';
 import type { CertificateStore } from '../tls/store.js';
 import { type Attrs, type Element, x } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import type { StreamParserLimits } from '../xml/parser.js';
+import {
+  BoundSession,
+  type ClientConnection,
+  type ResumableSessions,
+  type SessionOptions,
+} from './client-session.js';
+import { parseH } from './sm.js';
 import { type AnySocket, XmlStream } from './xml-stream.js';
 
 export interface C2SOptions {
@@ -40,6 +48,7 @@ export interface C2SOptions {
   /** PBKDF2 iterations of new credentials: what SCRAM shows for accounts that do not exist. */
   scramIterations: number;
   limits: StreamParserLimits;
+  session: SessionOptions;
 }
 
 /** What a client stream needs from the server around it. */
@@ -48,6 +57,8 @@ export interface C2SEnvironment {
   certificates: CertificateStore;
   throttle: AuthFailureThrottle;
   options: C2SOptions;
+  /** Sessions waiting to be resumed (XEP-0198), shared by all client streams. */
+  resumable: ResumableSessions;
   /** Called once when the stream is gone, so the listener can forget it. */
   onGone(stream: C2SStream): void;
 }
@@ -65,6 +76,7 @@ const PRESENCE_TYPES = new Set([
   'error',
 ]);
 const IQ_TYPES = new Set(['get', 'set', 'result', 'error']);
+const NO_BINDINGS: ReadonlyMap<ChannelBindingType, Buffer> = new Map();
 
 /**
  * Where the connection is in its negotiation. `stage` moves forward only; each stream
@@ -74,19 +86,13 @@ type Stage =
   | { name: 'unauthenticated' }
   | { name: 'sasl'; exchange: SaslExchange; mechanism: string; awaitingInitial: boolean }
   | { name: 'authenticated'; username: string }
-  | { name: 'bound'; username: string };
+  | { name: 'bound'; session: BoundSession };
 
-export class C2SStream extends XmlStream implements ClientSession {
-  readonly kind = 'c2s' as const;
-  readonly id: string;
+export class C2SStream extends XmlStream implements ClientConnection {
   /** The id of the current stream: RFC 6120 §4.7.3 wants a fresh one after each restart. */
   private streamId = '';
   host = '';
   secure: boolean;
-  presence: Element | undefined = undefined;
-  priority = 0;
-  /** Set at bind; reading it earlier is a bug that the type of `stage` guards against. */
-  jid!: JID;
 
   private stage: Stage = { name: 'unauthenticated' };
   private headerReceived = false;
@@ -95,12 +101,12 @@ export class C2SStream extends XmlStream implements ClientSession {
   private lang = 'en';
   private authFailures = 0;
   private plusOffered = false;
-  private bindings: ReadonlyMap<ChannelBindingType, Buffer> = new Map();
+  /** What SCRAM-*-PLUS binds to; only needed until authentication succeeds. */
+  private bindings: ReadonlyMap<ChannelBindingType, Buffer> = NO_BINDINGS;
   private authTimer: NodeJS.Timeout | undefined;
   /** Elements waiting while an earlier one is still being processed asynchronously. */
   private readonly queue: Array<[Element, string | undefined]> = [];
   private busy = false;
-  private gone = false;
 
   constructor(
     socket: AnySocket,
@@ -110,9 +116,8 @@ export class C2SStream extends XmlStream implements ClientSession {
     private readonly refuse: StreamError | undefined,
   ) {
     super(socket, log, env.options.limits);
-    this.id = randomBytes(12).toString('base64url');
     this.secure = socket instanceof TLSSocket;
-    if (this.secure) this.bindings = channelBindings(socket as TLSSocket);
+    if (this.secure) this.bindings = env.certificates.channelBindings(socket as TLSSocket);
     // A refused connection is not counted against its address, so it must not linger for the
     // whole auth_timeout: an address could otherwise hold any number of sockets by never
     // sending a header.
@@ -126,26 +131,20 @@ export class C2SStream extends XmlStream implements ClientSession {
     this.authTimer.unref();
   }
 
-  get available(): boolean {
-    return this.presence !== undefined;
-  }
-
   private get server(): ServerContext {
     return this.env.server;
   }
 
-  /** Queues a stanza for the client. Stanzas for a session that is gone are dropped. */
-  send(stanza: Element): void {
-    if (this.closed || this.closing) {
-      this.log.debug('stanza for a closed session dropped', { to: stanza.attrs.to });
-      return;
-    }
-    this.write(stanza.toString());
+  /** The bound session this stream carries, if any (and it has not moved to another stream). */
+  private get session(): BoundSession | undefined {
+    return this.stage.name === 'bound' && this.stage.session.connection === this
+      ? this.stage.session
+      : undefined;
   }
 
-  /** A whitespace keepalive (RFC 6120 §4.6.1), for idle NAT mappings. */
-  sendWhitespace(): void {
-    if (this.stage.name === 'bound' && !this.closing) this.write(' ');
+  /** Writes XML for the bound session (stanzas, stream management); nothing once closing. */
+  writeRaw(data: string): void {
+    if (!this.closing) this.write(data);
   }
 
   protected headerAttrs(): Attrs {
@@ -251,6 +250,7 @@ export class C2SStream extends XmlStream implements ClientSession {
       features.c('bind', { xmlns: NS.BIND });
       // RFC 6121 Appendix E: advertised as optional, so modern clients skip it.
       features.c('session', { xmlns: NS.SESSION }).c('optional');
+      features.c('sm', { xmlns: NS.SM });
       for (const f of this.server.streamFeatures.features('post-auth', {
         host: this.host,
         secure: this.secure,
@@ -313,11 +313,14 @@ export class C2SStream extends XmlStream implements ClientSession {
     if (!this.headerReceived) return;
     const name = element.name;
     if (this.stage.name === 'bound') {
+      const session = this.stage.session;
       if (ns === NS.CLIENT && (name === 'message' || name === 'presence' || name === 'iq')) {
-        return this.handleStanza(element);
+        session.sm?.countInbound();
+        return this.handleStanza(session, element);
       }
+      if (ns === NS.SM) return this.streamManagement(session, element);
       const nonza = this.server.streamFeatures.nonza(ns, element.localName);
-      if (nonza) return nonza(this, element);
+      if (nonza) return nonza(session, element);
       return this.rejectElement(element, ns);
     }
     switch (ns) {
@@ -328,6 +331,9 @@ export class C2SStream extends XmlStream implements ClientSession {
         if (name === 'auth') return this.startAuth(element);
         if (name === 'response') return this.continueAuth(element);
         if (name === 'abort') return this.abortAuth();
+        break;
+      case NS.SM:
+        if (this.stage.name === 'authenticated') return this.preBindStreamManagement(element);
         break;
       case NS.CLIENT:
         if (name === 'iq' && this.stage.name === 'authenticated') return this.handlePreBindIq(element);
@@ -382,7 +388,7 @@ export class C2SStream extends XmlStream implements ClientSession {
     this.headerReceived = false;
     secure.once('secure', () => {
       this.secure = true;
-      this.bindings = channelBindings(secure);
+      this.bindings = this.env.certificates.channelBindings(secure);
     });
     secure.once('error', (err: Error) => {
       if (!this.secure) this.log.info('TLS handshake failed', { ip: this.remoteAddress, error: err.message });
@@ -471,6 +477,7 @@ export class C2SStream extends XmlStream implements ClientSession {
         }, this.env.options.authTimeoutMs);
         this.authTimer.unref();
         this.stage = { name: 'authenticated', username: step.username };
+        this.bindings = NO_BINDINGS;
         const data = step.data && step.data.length > 0 ? step.data.toString('base64') : '';
         this.write(data ? `<success xmlns='${NS.SASL}'>${data}</success>` : `<success xmlns='${NS.SASL}'/>`);
         this.log.info('authenticated', {
@@ -584,8 +591,17 @@ export class C2SStream extends XmlStream implements ClientSession {
     } else {
       resource = this.generateResource(username);
     }
-    this.jid = jid(username, this.host, resource);
-    const outcome = this.server.sessions.bind(this);
+    const bound = jid(username, this.host, resource);
+    const session = new BoundSession(
+      bound,
+      this.host,
+      this,
+      this.server,
+      this.env.resumable,
+      this.env.options.session,
+      this.log.child({ jid: bound.full }),
+    );
+    const outcome = this.server.sessions.bind(session);
     if (!outcome.ok) {
       const error =
         outcome.reason === 'conflict'
@@ -597,17 +613,13 @@ export class C2SStream extends XmlStream implements ClientSession {
     if (outcome.replaced) outcome.replaced.close(new StreamError('conflict', 'replaced by a new connection'));
     clearTimeout(this.authTimer);
     this.authTimer = undefined;
-    this.stage = { name: 'bound', username };
+    this.stage = { name: 'bound', session };
     this.writeElement(
-      x(
-        'iq',
-        { type: 'result', id: iq.attrs.id },
-        x('bind', { xmlns: NS.BIND }, x('jid', null, this.jid.full)),
-      ),
+      x('iq', { type: 'result', id: iq.attrs.id }, x('bind', { xmlns: NS.BIND }, x('jid', null, bound.full))),
     );
-    this.log = this.log.child({ jid: this.jid.full });
+    this.log = session.log;
     this.log.info('resource bound', { ip: this.remoteAddress, secure: this.secure });
-    void this.server.hooks.fire('session/bound', { session: this });
+    void this.server.hooks.notify('session/bound', { session });
   }
 
   private generateResource(username: string): string {
@@ -624,20 +636,21 @@ export class C2SStream extends XmlStream implements ClientSession {
 
   // ---- stanzas from the bound client (RFC 6120 §8.1, §10) ----
 
-  private handleStanza(stanza: Element): void | Promise<void> {
+  private handleStanza(session: BoundSession, stanza: Element): void | Promise<void> {
     const attrs = stanza.attrs;
+    const self = session.jid;
     if (attrs.xmlns !== undefined) delete attrs.xmlns; // implied by the stream; other streams have their own
 
     const from = attrs.from;
-    if (from !== undefined && from !== this.jid.full && from !== this.jid.bare) {
+    if (from !== undefined && from !== self.full && from !== self.bare) {
       const parsed = tryParseJID(from);
-      if (!parsed || (parsed.full !== this.jid.full && parsed.full !== this.jid.bare)) {
+      if (!parsed || (parsed.full !== self.full && parsed.full !== self.bare)) {
         // RFC 6120 §8.1.2.1: a client may not speak for another address.
         this.fail(new StreamError('invalid-from', 'the from address is not yours'));
         return;
       }
     }
-    attrs.from = this.jid.full;
+    attrs.from = self.full;
 
     const name = stanza.name;
     const type = attrs.type;
@@ -676,11 +689,12 @@ export class C2SStream extends XmlStream implements ClientSession {
       if (parsed.full !== attrs.to) attrs.to = parsed.full;
       to = parsed;
     } else {
-      to = this.jid.bareJID();
+      to = self.bareJID();
     }
 
-    const event: StanzaEvent = { stanza, origin: this, from: this.jid, to };
-    if (name === 'presence' && attrs.to === undefined) return this.broadcastPresence(event);
+    if (name === 'iq' && (type === 'result' || type === 'error')) session.noteAnswer(stanza);
+    const event: StanzaEvent = { stanza, origin: session, from: self, to };
+    if (name === 'presence' && attrs.to === undefined) return this.broadcastPresence(session, event);
     const taken = this.server.hooks.fire('pre-route', event);
     if (taken === false) return this.server.router.route(event);
     if (taken === true) return;
@@ -690,25 +704,26 @@ export class C2SStream extends XmlStream implements ClientSession {
   }
 
   /** RFC 6121 §4.2, §4.4: the client's own presence, tracked here and broadcast by the IM module. */
-  private broadcastPresence(event: StanzaEvent): void | Promise<void> {
+  private broadcastPresence(session: BoundSession, event: StanzaEvent): void | Promise<void> {
     const { stanza } = event;
     const type = stanza.attrs.type;
     if (type === undefined) {
-      this.presence = stanza;
+      session.presence = stanza;
       const priority = Number.parseInt(stanza.getChildText('priority') ?? '0', 10);
-      this.priority = Number.isFinite(priority) ? Math.max(-128, Math.min(127, priority)) : 0;
+      session.priority = Number.isFinite(priority) ? Math.max(-128, Math.min(127, priority)) : 0;
     } else if (type === 'unavailable') {
-      this.presence = undefined;
-      this.priority = 0;
+      session.presence = undefined;
+      session.priority = 0;
     }
     const taken = this.server.hooks.fire('pre-route', event);
     if (taken === true) return;
     if (taken === false) {
-      void this.server.hooks.fire('presence/broadcast', event);
-      return;
+      // Awaited when asynchronous, so that this session's next stanza waits for the broadcast
+      // (and for what modules do after it, like delivering stored messages).
+      return this.server.hooks.notify('presence/broadcast', event);
     }
     return taken.then(async (done) => {
-      if (!done) await this.server.hooks.fire('presence/broadcast', event);
+      if (!done) await this.server.hooks.notify('presence/broadcast', event);
     });
   }
 
@@ -720,30 +735,88 @@ export class C2SStream extends XmlStream implements ClientSession {
     this.writeElement(reply);
   }
 
+  // ---- stream management (XEP-0198) ----
+
+  /** <enable/>, <r/>, <a/> on a bound stream. */
+  private streamManagement(session: BoundSession, element: Element): void {
+    switch (element.localName) {
+      case 'enable':
+        this.writeElement(session.enableStreamManagement(element));
+        return;
+      case 'r':
+        session.answerAckRequest();
+        return;
+      case 'a': {
+        const h = parseH(element.attrs.h);
+        if (h === undefined)
+          this.fail(new StreamError('bad-format', "an <a/> needs an 'h' that is an unsigned int"));
+        else session.acknowledge(h);
+        return;
+      }
+      case 'resume':
+        // §5: resumption replaces binding; this stream has bound already.
+        this.writeElement(
+          x('failed', { xmlns: NS.SM }, x('unexpected-request', { xmlns: NS.STANZAS_ERROR })),
+        );
+        return;
+    }
+    this.rejectElement(element, NS.SM);
+  }
+
+  /** After authentication and before binding: <resume/> takes a session over; <enable/> is early. */
+  private preBindStreamManagement(element: Element): void {
+    if (this.stage.name !== 'authenticated') return;
+    const failed = (condition: string) =>
+      this.writeElement(x('failed', { xmlns: NS.SM }, x(condition, { xmlns: NS.STANZAS_ERROR })));
+    if (element.localName !== 'resume') {
+      // §3: stream management is enabled after binding (or by resuming).
+      if (element.localName === 'enable') failed('unexpected-request');
+      else this.rejectElement(element, NS.SM);
+      return;
+    }
+    const h = parseH(element.attrs.h);
+    const previd = element.attrs.previd;
+    if (h === undefined || !previd) {
+      failed('bad-request');
+      return;
+    }
+    const session = this.env.resumable.get(previd);
+    // Only the account that owns a session may resume it; to anyone else it does not exist.
+    if (!session || session.jid.local !== this.stage.username || session.host !== this.host) {
+      // §5: the client may still bind a resource on this stream.
+      failed('item-not-found');
+      return;
+    }
+    if (!session.resume(this, h)) return;
+    clearTimeout(this.authTimer);
+    this.authTimer = undefined;
+    this.stage = { name: 'bound', session };
+    this.log = session.log;
+  }
+
   // ---- teardown ----
 
+  /** The stream is closing cleanly (either side's </stream:stream>, or a stream error). */
   protected override onClosing(): void {
-    this.leave();
+    clearTimeout(this.authTimer);
+    this.queue.length = 0;
+    this.session?.connectionClosed(undefined);
   }
 
   protected onClosed(error: string | undefined): void {
-    this.leave();
-    this.env.onGone(this);
-    if (error && this.stage.name === 'bound') this.log.info('connection lost', { ip: this.remoteAddress });
-  }
-
-  private leave(): void {
-    if (this.gone) return;
-    this.gone = true;
     clearTimeout(this.authTimer);
     this.queue.length = 0;
-    if (this.stage.name === 'bound') {
-      this.server.sessions.unbind(this);
-      void this.server.hooks.fire('session/closed', {
-        session: this,
-        error: this.closed ? 'connection lost' : undefined,
-      });
-      this.presence = undefined;
+    try {
+      const session = this.session;
+      if (session) {
+        // Without a clean close the stream is unfinished (XEP-0198 §7): a resumable session
+        // waits for its client.
+        if (error) session.connectionLost();
+        else session.connectionClosed(undefined);
+      }
+    } finally {
+      // Whatever a module's hook does, the listener forgets the stream and its address's count.
+      this.env.onGone(this);
     }
   }
 }

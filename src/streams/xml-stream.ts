@@ -15,6 +15,13 @@ import { StreamParser, type StreamParserLimits } from '../xml/parser.js';
 
 /** How long we wait for the peer's </stream:stream> after sending ours (RFC 6120 §4.4). */
 const CLOSE_GRACE_MS = 5_000;
+/**
+ * Output a peer may leave unread before its stream is cut off (or four maximal stanzas, where
+ * c2s.max_stanza_bytes is set higher): a client that stops reading must not make the server
+ * hold everything others send it, while one on a slow link still gets a large roster and the
+ * presence burst of a login through.
+ */
+const MIN_UNREAD_BYTES = 2 * 1024 * 1024;
 
 export type AnySocket = Socket | TLSSocket;
 
@@ -27,6 +34,12 @@ export abstract class XmlStream {
   protected closing = false;
   closed = false;
   private corked = false;
+  /**
+   * Whether the peer left too much output unread: then what it would be sent is dropped
+   * until the stream error goes out.
+   */
+  private overflow: 'none' | 'dropping' | 'failing' = 'none';
+  private readonly maxUnreadBytes: number;
   private closeTimer: NodeJS.Timeout | undefined;
   /**
    * When the peer last sent anything (performance.now(), monotonic milliseconds): lets the
@@ -35,7 +48,14 @@ export abstract class XmlStream {
   lastActivity = performance.now();
   private readonly onData = (chunk: Buffer) => {
     this.lastActivity = performance.now();
-    this.parser.write(chunk);
+    try {
+      this.parser.write(chunk);
+    } catch (err) {
+      // Everything this peer's input sets off runs from here: a bug anywhere in it (a module's
+      // stream feature, a hook) must cost this connection, never the process.
+      this.log.error('error while handling input', { error: err, ip: this.remoteAddress });
+      this.fail(new StreamError('internal-server-error'));
+    }
   };
 
   constructor(
@@ -45,6 +65,7 @@ export abstract class XmlStream {
   ) {
     this.socket = socket;
     this.remoteAddress = socket.remoteAddress ?? 'unknown';
+    this.maxUnreadBytes = Math.max(MIN_UNREAD_BYTES, 4 * limits.maxStanzaBytes);
     this.parser = this.createParser();
     this.listen(socket);
   }
@@ -59,10 +80,18 @@ export abstract class XmlStream {
   /** The peer's address, kept from the start: a destroyed socket no longer knows it. */
   readonly remoteAddress: string;
 
-  /** Writes raw XML, coalescing everything written in one tick into one socket write. */
+  /**
+   * Writes raw XML, coalescing everything written in one tick into one socket write. What the
+   * peer left unread is measured at the first write of a tick, so that one large answer
+   * written at once does not count against it, only what piles up across ticks.
+   */
   protected write(data: string): void {
-    if (this.closed) return;
+    if (this.closed || this.overflow === 'dropping') return;
     if (!this.corked) {
+      if (this.overflow === 'none' && !this.closing && this.socket.writableLength > this.maxUnreadBytes) {
+        this.cutOff();
+        return;
+      }
       this.corked = true;
       this.socket.cork();
       const socket = this.socket;
@@ -74,6 +103,20 @@ export abstract class XmlStream {
       });
     }
     this.socket.write(data);
+  }
+
+  /**
+   * The peer does not read what it is sent. Writes usually come from other sessions' stanzas
+   * being routed, so the stream is failed on a clean stack rather than inside their routing.
+   */
+  private cutOff(): void {
+    this.overflow = 'dropping';
+    const unread = this.socket.writableLength;
+    process.nextTick(() => {
+      this.overflow = 'failing';
+      this.log.warn('peer does not read; cutting it off', { unread, ip: this.remoteAddress });
+      this.fail(new StreamError('policy-violation', 'too much unread data: read what you are sent'));
+    });
   }
 
   /** Pushes out what this tick has written so far (before the socket changes hands). */
@@ -148,11 +191,20 @@ export abstract class XmlStream {
     this.write('</stream:stream>');
     this.closeTimer = setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS);
     this.closeTimer.unref();
-    this.onClosing();
+    this.notifyClosing();
   }
 
   /** Hook for subclasses: stop timers, leave registries as soon as the close starts. */
   protected onClosing(): void {}
+
+  /** A close starts from timers, other sessions and shutdown too: a bug in it must stay here. */
+  private notifyClosing(): void {
+    try {
+      this.onClosing();
+    } catch (err) {
+      this.log.error('error while closing', { error: err, ip: this.remoteAddress });
+    }
+  }
 
   /** Replaces the socket after STARTTLS and starts a fresh parser on it. */
   protected upgradeSocket(secure: TLSSocket): void {
@@ -202,7 +254,7 @@ export abstract class XmlStream {
       return;
     }
     this.closing = true;
-    this.onClosing();
+    this.notifyClosing();
     this.write('</stream:stream>');
     this.socket.end();
   }
@@ -214,7 +266,11 @@ export abstract class XmlStream {
     this.closed = true;
     if (this.closeTimer) clearTimeout(this.closeTimer);
     this.parser.stop();
-    this.onClosed(this.closing ? undefined : 'connection lost');
+    try {
+      this.onClosed(this.closing ? undefined : 'connection lost');
+    } catch (err) {
+      this.log.error('error while closing', { error: err, ip: this.remoteAddress });
+    }
   }
 
   protected defaultHeader(extra: Attrs): Attrs {

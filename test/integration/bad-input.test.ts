@@ -225,6 +225,48 @@ describe('bad input never hurts the server (RFC 6120 §4.9.3, §11)', () => {
     });
   }
 
+  it('cuts off a client that leaves 2 MiB unread with <policy-violation/>, and the sender carries on', async function () {
+    this.timeout(30000);
+    const { raw: reader, jid: readerJid } = await mallory('not-reading');
+    const { raw: sender } = await mallory('flooding');
+    reader.socket.pause();
+    const message = `<message to='${readerJid}' type='chat'><body>${'z'.repeat(8000)}</body></message>`;
+    // The kernel's buffers on both ends take a few megabytes before the server holds any: keep
+    // sending until the server gives up on the reader, but not without end.
+    let sent = 0;
+    while (ts.server.sessions.get(jid('mallory', 'localhost', 'not-reading')) !== undefined) {
+      expect(sent, 'bytes sent to a reader that is never cut off').to.be.below(100_000_000);
+      for (let i = 0; i < 100; i++) sender.send(message);
+      sent += 100 * message.length;
+      await pause(5);
+    }
+    // Reading again, the client finds what had been waiting, then the stream error. (Only the
+    // end is looked at: the megabytes before it would drown a failure message.)
+    reader.socket.resume();
+    await reader.waitClosed();
+    const end = reader.received.slice(reader.received.lastIndexOf('</message>') + '</message>'.length);
+    expect(end).to.match(
+      /^<stream:error><policy-violation xmlns="urn:ietf:params:xml:ns:xmpp-streams"\/><text [^>]*>[^<]+<\/text><\/stream:error><\/stream:stream>$/,
+    );
+    expect(sender.closed).to.equal(false);
+    await expectHealthy();
+  });
+
+  it('ends only the connection where a module failed, with <internal-server-error/>', async () => {
+    // A bug in a module's stream feature: it throws while the server answers a stream header.
+    const remove = ts.server.streamFeatures.add('pre-auth', () => {
+      throw new Error('a bug in a module');
+    });
+    try {
+      const c = await raw();
+      c.send(header());
+      await expectStreamError(c, 'internal-server-error');
+    } finally {
+      remove();
+    }
+    await expectHealthy();
+  });
+
   it('closes a bound session with <not-well-formed/> and unbinds it', async () => {
     const { raw: c } = await mallory('broken');
     c.send(`<message to='${alice.jid}'><body>hi</bdy></message>`);
@@ -449,6 +491,35 @@ describe('bad input never hurts the server (RFC 6120 §4.9.3, §11)', () => {
       }
     });
 
+    it('gives an address its connections back even when a module fails as a session ends', async () => {
+      // First in line, so that it throws while the stream is still closing, not in a promise.
+      const remove = limited.server.hooks.on(
+        'session/closed',
+        () => {
+          throw new Error('a bug in a module');
+        },
+        1000,
+      );
+      try {
+        // One more than max_connections_per_ip (3) in turn, each vanishing without a goodbye: a
+        // count not given back would refuse the last.
+        for (let i = 0; i < 4; i++) {
+          const { raw: c } = await rawLogin(limited.port, 'mallory', 'mallory-secret', {
+            resource: `vanishing-${i}`,
+            localAddress: '127.0.0.9',
+          });
+          c.close();
+          await eventually(
+            () => limited.server.sessions.get(jid('mallory', 'localhost', `vanishing-${i}`)) === undefined,
+            'the session is gone',
+          );
+        }
+      } finally {
+        remove();
+      }
+      await healthyHere();
+    });
+
     it('refuses a connection over c2s.max_connections_per_ip with <policy-violation/> after its header', async () => {
       const held: RawClient[] = [];
       for (let i = 0; i < 3; i++) {
@@ -495,13 +566,19 @@ describe('bad input never hurts the server (RFC 6120 §4.9.3, §11)', () => {
         held.push(c);
       }
       const mute = await rawFrom('127.0.0.8');
+      // On the direct TLS port, a connection that never finishes its TLS handshake is not a
+      // stream yet: only the handshake deadline ends it (there is no stream to send an error on).
+      const handshakeless = await RawClient.connect(limited.tlsPort);
+      raws.push(handshakeless);
       // They all wait out their deadlines together, while others are served.
       await healthyHere();
       await expectStreamError(mute, 'policy-violation', 8000);
-      for (const c of [silent, unbound, ...held]) expect(c.closed).to.equal(false);
-      await Promise.all(
-        [silent, unbound, ...held].map((c) => expectStreamError(c, 'connection-timeout', 8000)),
-      );
+      for (const c of [silent, unbound, handshakeless, ...held]) expect(c.closed).to.equal(false);
+      await Promise.all([
+        ...[silent, unbound, ...held].map((c) => expectStreamError(c, 'connection-timeout', 8000)),
+        handshakeless.waitClosed(8000),
+      ]);
+      expect(handshakeless.received).to.equal('');
       await healthyHere();
     });
   });

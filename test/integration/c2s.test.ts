@@ -64,7 +64,11 @@ describe('c2s: routing rules (RFC 6120 §10, RFC 6121 §8.5)', () => {
 
   before(async () => {
     // Without offline storage, so that the router's own fallback (RFC 6121 §8.5.2.2.1) shows.
-    ts = await startTestServer({ extraToml: '[modules]\ndisabled = ["offline"]' });
+    // Without XEP-0198 resumption either: a vanished client's session ends at once.
+    ts = await startTestServer({
+      extraToml: '[modules]\ndisabled = ["offline"]',
+      c2s: 'resumption_timeout = 0',
+    });
     await ts.addUser('alice', 'alice-secret');
     await ts.addUser('bob', 'bob-secret');
     await ts.addUser('carol', 'carol-secret');
@@ -102,6 +106,16 @@ describe('c2s: routing rules (RFC 6120 §10, RFC 6121 §8.5)', () => {
     await alice.send(chat('nobody@localhost', 'to-nobody'));
     const error = await alice.waitFor(errorFor('to-nobody'));
     expect(condition(error).name).to.equal('service-unavailable');
+  });
+
+  it('treats a message of a type it does not know as normal (RFC 6121 §5.2.2)', async () => {
+    // Offline storage is disabled here: a normal message for offline carol is bounced.
+    await alice.send(
+      xml('message', { to: 'carol@localhost', type: 'x-odd', id: 'odd-type' }, xml('body', {}, 'hi')),
+    );
+    const error = await alice.waitFor(errorFor('odd-type'));
+    expect(condition(error).name).to.equal('service-unavailable');
+    expect(error.attrs.from).to.equal('carol@localhost');
   });
 
   it('never answers an error with an error', async () => {

@@ -49,6 +49,8 @@ const DEFAULTS: CoreConfig = {
     resource_conflict: 'replace',
     max_resources: 32,
     whitespace_keepalive: 0,
+    resumption_timeout: 300,
+    max_unacked: 1000,
   },
   tls: { certificate: undefined, key: undefined, hosts: {} },
   auth: { scram_iterations: 4096 },
@@ -235,7 +237,9 @@ describe('config', () => {
       ['localhost', 'localhost'],
       ['example.org', 'example.org'],
       ['Example.ORG', 'example.org'],
-      ['xn--bcher-kva.example', 'xn--bcher-kva.example'],
+      // The form of a JID's domainpart, which every stanza's domain is compared with.
+      ['xn--bcher-kva.example', 'bücher.example'],
+      ['BÜCHER.example', 'bücher.example'],
       ['bücher.example', 'bücher.example'],
       ['a-b.c1.example', 'a-b.c1.example'],
       ['x', 'x'],
@@ -260,6 +264,7 @@ describe('config', () => {
       '',
       'a'.repeat(64) + '.org',
       `${'a'.repeat(60)}.`.repeat(5) + 'org',
+      'xn--zz.example',
     ];
     for (const host of invalid)
       it(`rejects ${JSON.stringify(host)}`, () => {
@@ -270,6 +275,13 @@ describe('config', () => {
           new RegExp(`^config /etc/warbler\\.toml: hosts\\[1\\] ${escapeRegExp(expected)} \\(got "`),
         );
       });
+
+    it('rejects a host listed twice, as an A-label and in Unicode', () => {
+      const err = errorFor('hosts = ["bücher.example", "xn--bcher-kva.example"]');
+      expect(err.message).to.equal(
+        `config ${FILE}: hosts[1] repeats hosts[0] ("bücher.example") — list each value once`,
+      );
+    });
 
     it('rejects a host listed twice, whatever its case', () => {
       const err = errorFor('hosts = ["example.org", "example.net", "EXAMPLE.org"]');

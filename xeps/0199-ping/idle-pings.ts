@@ -56,6 +56,8 @@ export class IdlePinger {
   private sweep(): void {
     const quietSince = performance.now() - this.options.intervalMs;
     for (const session of this.deps.sessions.all()) {
+      // A hibernating session (XEP-0198) has no connection to test; its resumption timeout rules.
+      if (!session.connected) continue;
       if (session.lastActivity <= quietSince && !this.pinged.has(session)) this.ping(session);
     }
   }
@@ -72,6 +74,8 @@ export class IdlePinger {
         // COMPAT: §6 warns of clients that never answer iqs they do not understand; input
         // since the ping shows their connection alive all the same.
         if (session.lastActivity > sentAt) return;
+        // The connection already dropped and the session waits to be resumed: nothing to close.
+        if (!session.connected) return;
         session.close(new StreamError('connection-timeout', `no answer to a ping in ${timeoutMs / 1000} s`));
       },
     );
