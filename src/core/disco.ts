@@ -38,11 +38,17 @@ export type DiscoExtension = (host: string) => Element | undefined;
 export class DiscoRegistry {
   private readonly extensions = new Set<DiscoExtension>();
   private readonly features = new CountedSet<string>();
+  private readonly accountFeatureSet = new CountedSet<string>();
   private readonly identities = new CountedSet<string>();
   private readonly items = new Map<string, DiscoItem>();
 
   addFeature(ns: string): () => void {
     return this.features.add(ns);
+  }
+
+  /** A feature of every account's bare JID (XEP-0030 §3.1 on the account's behalf: MAM, PEP…). */
+  addAccountFeature(ns: string): () => void {
+    return this.accountFeatureSet.add(ns);
   }
 
   addIdentity(identity: Identity): () => void {
@@ -74,6 +80,10 @@ export class DiscoRegistry {
 
   serverFeatures(): string[] {
     return this.features.values().sort();
+  }
+
+  accountFeatures(): string[] {
+    return this.accountFeatureSet.values().sort();
   }
 
   serverIdentities(): Identity[] {

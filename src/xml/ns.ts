@@ -20,6 +20,8 @@ export const NS = {
   SESSION: 'urn:ietf:params:xml:ns:xmpp-session',
   // XEP-0440 SASL channel-binding type capability
   SASL_CB: 'urn:xmpp:sasl-cb:0',
+  // XEP-0198
+  SM: 'urn:xmpp:sm:3',
   // XEP-0030
   DISCO_INFO: 'http://jabber.org/protocol/disco#info',
   DISCO_ITEMS: 'http://jabber.org/protocol/disco#items',
@@ -41,6 +43,13 @@ export const NS = {
   CHATSTATES: 'http://jabber.org/protocol/chatstates',
   // XEP-0359
   SID: 'urn:xmpp:sid:0',
+  // XEP-0313 (and its disco features), XEP-0059
+  MAM: 'urn:xmpp:mam:2',
+  MAM_EXTENDED: 'urn:xmpp:mam:2#extended',
+  MAM_GROUPCHAT_FIELD: 'urn:xmpp:mam:2#groupchat-field',
+  RSM: 'http://jabber.org/protocol/rsm',
+  // XEP-0122
+  DATA_VALIDATE: 'http://jabber.org/protocol/xdata-validate',
   // XEP-0022 (obsolete message events, still sent by old clients)
   MESSAGE_EVENTS: 'jabber:x:event',
   // XEP-0004
@@ -60,6 +69,38 @@ export const NS = {
   // XEP-0191
   BLOCKING: 'urn:xmpp:blocking',
   BLOCKING_ERRORS: 'urn:xmpp:blocking:errors',
+  // XEP-0060, XEP-0163 (PEP)
+  PUBSUB: 'http://jabber.org/protocol/pubsub',
+  PUBSUB_EVENT: 'http://jabber.org/protocol/pubsub#event',
+  PUBSUB_OWNER: 'http://jabber.org/protocol/pubsub#owner',
+  PUBSUB_ERRORS: 'http://jabber.org/protocol/pubsub#errors',
+  PUBSUB_NODE_CONFIG: 'http://jabber.org/protocol/pubsub#node_config',
+  PUBSUB_PUBLISH_OPTIONS: 'http://jabber.org/protocol/pubsub#publish-options',
+  // XEP-0084
+  AVATAR_DATA: 'urn:xmpp:avatar:data',
+  AVATAR_METADATA: 'urn:xmpp:avatar:metadata',
+  // XEP-0398
+  PEP_VCARD_CONVERSION: 'urn:xmpp:pep-vcard-conversion:0',
+  // XEP-0402, XEP-0048
+  BOOKMARKS: 'urn:xmpp:bookmarks:1',
+  BOOKMARKS_COMPAT: 'urn:xmpp:bookmarks:1#compat',
+  BOOKMARKS_COMPAT_PEP: 'urn:xmpp:bookmarks:1#compat-pep',
+  STORAGE_BOOKMARKS: 'storage:bookmarks',
+  // XEP-0280 (and the copying rules of its §6.2)
+  CARBONS: 'urn:xmpp:carbons:2',
+  CARBONS_RULES: 'urn:xmpp:carbons:rules:0',
+  // XEP-0297
+  FORWARD: 'urn:xmpp:forward:0',
+  // XEP-0184
+  RECEIPTS: 'urn:xmpp:receipts',
+  // XEP-0333
+  CHAT_MARKERS: 'urn:xmpp:chat-markers:0',
+  // XEP-0249 direct MUC invitations
+  CONFERENCE: 'jabber:x:conference',
+  // XEP-0045
+  MUC_USER: 'http://jabber.org/protocol/muc#user',
+  // XEP-0352
+  CSI: 'urn:xmpp:csi:0',
 } as const;
 
 export type Namespace = (typeof NS)[keyof typeof NS];
