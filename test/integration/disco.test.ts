@@ -78,7 +78,11 @@ describe('XEP-0030 service discovery', () => {
       expect(reply.attrs.to).to.equal('alice@localhost/laptop');
       const query = reply.getChild('query', DISCO_INFO)!;
       expect(query.attrs.node).to.equal(undefined);
-      expect(identities(query)).to.deep.equal([{ category: 'server', type: 'im', name: 'Warbler' }]);
+      expect(identities(query)).to.deep.equal([
+        { category: 'server', type: 'im', name: 'Warbler' },
+        // XEP-0223 §5: a PEP server says so in its own disco#info too.
+        { category: 'pubsub', type: 'pep' },
+      ]);
       const vars = features(query);
       expect(vars).to.include.members([
         DISCO_INFO,
@@ -147,7 +151,11 @@ describe('XEP-0030 service discovery', () => {
       expect(reply.attrs.type).to.equal('result');
       expect(reply.attrs.from).to.equal('bob@localhost');
       const query = reply.getChild('query', DISCO_INFO)!;
-      expect(identities(query)).to.deep.equal([{ category: 'account', type: 'registered' }]);
+      // XEP-0163 §6.1: every account is a PEP service.
+      expect(identities(query)).to.deep.equal([
+        { category: 'account', type: 'registered' },
+        { category: 'pubsub', type: 'pep' },
+      ]);
       expect(features(query)).to.include(DISCO_INFO);
     });
 
@@ -160,6 +168,7 @@ describe('XEP-0030 service discovery', () => {
       expect(reply.attrs.type).to.equal('result');
       expect(identities(reply.getChild('query', DISCO_INFO)!)).to.deep.equal([
         { category: 'account', type: 'registered' },
+        { category: 'pubsub', type: 'pep' },
       ]);
     });
 

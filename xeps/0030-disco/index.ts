@@ -1,7 +1,8 @@
 // XEP-0030: Service Discovery — https://xmpp.org/extensions/xep-0030.html
 // §3 disco#info of the server and of accounts; §4 disco#items of the server (the services
-// it hosts). Identities and features come from the modules that implement them (see
-// DiscoRegistry); this module only answers.
+// it hosts) and of accounts (their PEP nodes). Identities, features and account nodes come
+// from the modules that implement them (see DiscoRegistry and account-nodes.ts); this module
+// only answers.
 
 import { StanzaError } from '../../src/core/errors.js';
 import type { IqRequest } from '../../src/core/iq.js';
@@ -9,6 +10,7 @@ import type { ServerContext } from '../../src/core/module.js';
 import { defineModule } from '../../src/core/module.js';
 import { type Element, x } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
+import { AccountDisco } from './account-nodes.js';
 
 export default defineModule({
   name: 'disco',
@@ -29,18 +31,21 @@ export default defineModule({
     const server = ctx.server;
     ctx.handleIq('get', NS.DISCO_INFO, 'query', (req) => serverInfo(server, req));
     ctx.handleIq('get', NS.DISCO_ITEMS, 'query', (req) => serverItems(server, req));
-    ctx.handleIq('get', NS.DISCO_INFO, 'query', (req) => accountInfo(server, req), 'account');
-    ctx.handleIq('get', NS.DISCO_ITEMS, 'query', (req) => accountItems(server, req), 'account');
+    // Identities, items and nodes of accounts come from other modules (PEP) through this.
+    const nodes = new AccountDisco();
+    ctx.provide('accountDisco', nodes);
+    ctx.handleIq('get', NS.DISCO_INFO, 'query', (req) => accountInfo(server, nodes, req), 'account');
+    ctx.handleIq('get', NS.DISCO_ITEMS, 'query', (req) => accountItems(server, nodes, req), 'account');
   },
 });
 
-function query(ns: string, node: string | undefined): Element {
-  return x('query', { xmlns: ns, node });
+function query(ns: string, node: string | undefined, items: Element[] = []): Element {
+  return x('query', { xmlns: ns, node }, items);
 }
 
 function rejectUnknownNode(req: IqRequest): string | undefined {
   const node = req.payload.attrs.node;
-  // No nodes are published yet; XEP-0030 §3.2 / §4.2: an unknown node is item-not-found.
+  // The server has no nodes; XEP-0030 §3.2 / §4.2: an unknown node is item-not-found.
   if (node !== undefined) throw new StanzaError('item-not-found', `no such node: ${node}`);
   return node;
 }
@@ -73,20 +78,43 @@ function serverItems(server: ServerContext, req: IqRequest): Element {
   return result;
 }
 
-/** §3.1 on behalf of an account: it exists, and it is a registered account. */
-async function accountInfo(server: ServerContext, req: IqRequest): Promise<Element> {
-  const node = rejectUnknownNode(req);
+/** §3.1 on behalf of an account: it exists, it is a registered account, and what modules add. */
+async function accountInfo(server: ServerContext, nodes: AccountDisco, req: IqRequest): Promise<Element> {
+  const node = req.payload.attrs.node;
   if (!(await server.accounts.exists(req.to))) throw new StanzaError('service-unavailable');
+  if (node !== undefined) {
+    // §3.2: a node of the account (a PEP node, XEP-0060 §5.3), as the requester may see it.
+    const info = await nodes.nodeInfo(req.to.bareJID(), req.from, node);
+    if (info === undefined) throw new StanzaError('item-not-found', `no such node: ${node}`);
+    return x(
+      'query',
+      { xmlns: NS.DISCO_INFO, node },
+      info.identities.map((identity) => x('identity', { ...identity })),
+      info.features.map((feature) => x('feature', { var: feature })),
+    );
+  }
   return x(
     'query',
-    { xmlns: NS.DISCO_INFO, node },
+    { xmlns: NS.DISCO_INFO },
     x('identity', { category: 'account', type: 'registered' }),
+    nodes.identities().map((identity) => x('identity', { ...identity })),
     x('feature', { var: NS.DISCO_INFO }),
+    server.disco.accountFeatures().map((feature) => x('feature', { var: feature })),
   );
 }
 
-async function accountItems(server: ServerContext, req: IqRequest): Promise<Element> {
-  const node = rejectUnknownNode(req);
+async function accountItems(server: ServerContext, nodes: AccountDisco, req: IqRequest): Promise<Element> {
+  const node = req.payload.attrs.node;
   if (!(await server.accounts.exists(req.to))) throw new StanzaError('service-unavailable');
-  return query(NS.DISCO_ITEMS, node);
+  const account = req.to.bareJID();
+  const items =
+    node === undefined
+      ? await nodes.items(account, req.from)
+      : await nodes.nodeItems(account, req.from, node);
+  if (items === undefined) throw new StanzaError('item-not-found', `no such node: ${node}`);
+  return query(
+    NS.DISCO_ITEMS,
+    node,
+    items.map((item) => x('item', { jid: item.jid, node: item.node, name: item.name })),
+  );
 }

@@ -4,16 +4,19 @@
 // empty when nothing is. Only the account itself may read or write (anyone else: forbidden,
 // which the section prefers); a query without a namespaced child is not-acceptable (the
 // section's MUST), and so is a reserved namespace (optional there, done here).
-// Bookmarks (XEP-0048) stored here are not yet mirrored to PEP (XEP-0402).
+// Other modules read and write here, and hear of clients' sets, through the service in
+// service.ts (the bookmarks module keeps XEP-0048 bookmarks in step with XEP-0402).
 
 import { type ConfigOf, int, section } from '../../src/config/schema.js';
 import { StanzaError } from '../../src/core/errors.js';
 import type { IqRequest } from '../../src/core/iq.js';
 import { defineModule } from '../../src/core/module.js';
+import type { JID } from '../../src/jid.js';
 import { type Element, x } from '../../src/xml/element.js';
 import { parseStored, serializeDetached } from '../../src/xml/fragment.js';
 import { NS } from '../../src/xml/ns.js';
 import { isEmptyElement, isReservedNamespace } from './rules.js';
+import type { PrivateListener, PrivateStorageService } from './service.js';
 import { PRIVATE_MIGRATIONS, type PrivateItem, SqlitePrivateStore } from './store.js';
 
 const configSection = section({
@@ -47,6 +50,39 @@ export default defineModule<ConfigOf<typeof configSection>>({
   setup(ctx) {
     const store = new SqlitePrivateStore(ctx.server.db);
     const quota = ctx.config.quota;
+    const watchers = new Map<string, Set<PrivateListener>>();
+    const service: PrivateStorageService = {
+      async get(account, namespace, name) {
+        const stored = await store.get(account.domain, account.local, namespace, name);
+        return stored === undefined ? undefined : parseStored(stored);
+      },
+      async put(account, element) {
+        const xml = isEmptyElement(element) ? undefined : serializeDetached(element);
+        const item = { namespace: element.getNS() ?? '', name: element.localName, xml, size: 0 };
+        if (xml !== undefined) item.size = Buffer.byteLength(xml);
+        await store.put(account.domain, account.local, [item], Number.MAX_SAFE_INTEGER);
+      },
+      watch(namespace, name, listener) {
+        const key = `${name} ${namespace}`;
+        const set = watchers.get(key) ?? new Set();
+        watchers.set(key, set.add(listener));
+        return () => set.delete(listener);
+      },
+    };
+    ctx.provide('privateStorage', service);
+
+    /** Tells the watchers of the keys a client just stored; their failures are theirs, logged. */
+    const tell = async (account: JID, stored: ReadonlyMap<string, Element | undefined>): Promise<void> => {
+      for (const [key, element] of stored) {
+        for (const listener of watchers.get(key) ?? []) {
+          try {
+            await listener(account, element);
+          } catch (error) {
+            ctx.log.error('a private storage listener failed', { account: account.bare, error });
+          }
+        }
+      }
+    };
 
     ctx.handleIq(
       'get',
@@ -77,11 +113,13 @@ export default defineModule<ConfigOf<typeof configSection>>({
         if (children.length === 0) throw missingChild();
         // The last element for a key wins, as if they had been stored one after the other.
         const items = new Map<string, PrivateItem>();
+        const stored = new Map<string, Element | undefined>();
         for (const child of children) {
           const { namespace, name } = storageKey(child);
           const xml = isEmptyElement(child) ? undefined : serializeDetached(child);
           const size = xml === undefined ? 0 : Buffer.byteLength(xml);
           items.set(`${name} ${namespace}`, { namespace, name, xml, size });
+          stored.set(`${name} ${namespace}`, xml === undefined ? undefined : child);
         }
         const outcome = await store.put(to.domain, to.local, [...items.values()], quota);
         if (!outcome.stored) {
@@ -92,6 +130,7 @@ export default defineModule<ConfigOf<typeof configSection>>({
             `private storage would hold ${outcome.total} bytes; this server keeps up to ${quota} per account`,
           );
         }
+        if (watchers.size > 0) await tell(to.bareJID(), stored);
         return undefined;
       },
       'account',

@@ -6,6 +6,8 @@
 // XEP-0153: vCard-Based Avatars — https://xmpp.org/extensions/xep-0153.html — the photo hash
 // in broadcast presence (see avatar.ts).
 //
+// Avatar conversion (XEP-0398) reads and writes vCards through the service in service.ts.
+//
 // An empty vCard set removes the stored one: the owner then reads an empty <vCard/>, exactly
 // what it wrote, and others get the same answer as for an account that never had one.
 
@@ -19,6 +21,7 @@ import { type Element, x } from '../../src/xml/element.js';
 import { parseStored, serializeDetached } from '../../src/xml/fragment.js';
 import { NS } from '../../src/xml/ns.js';
 import { addPhoto, lacksPhoto, PhotoHashCache, photoHash, setPhoto } from './avatar.js';
+import type { VCardListener, VCardService } from './service.js';
 import { SqliteVCardStore, VCARD_MIGRATIONS } from './store.js';
 
 const configSection = section({
@@ -65,6 +68,8 @@ export default defineModule<ConfigOf<typeof configSection>>({
     const store = new SqliteVCardStore(ctx.server.db);
     const sessions = ctx.server.sessions;
     const maxSize = ctx.config.max_size;
+    /** Modules told of clients' vCard sets (avatar conversion). */
+    const listeners = new Set<VCardListener>();
     const hashes = new PhotoHashCache(
       (account) => store.photoHash(account.domain, account.local),
       (account) => sessions.hasResources(account),
@@ -95,9 +100,8 @@ export default defineModule<ConfigOf<typeof configSection>>({
       async (request) => {
         const { payload, from, to } = request;
         if (to.bare !== from.bare) throw new StanzaError('forbidden', 'only its owner may change a vCard');
-        let hash = '';
         if (payload.elements.length === 0) {
-          await store.delete(to.domain, to.local);
+          await save(to, undefined);
         } else {
           const xml = serializeDetached(payload);
           const size = xml.length * 3 <= maxSize ? xml.length : Buffer.byteLength(xml);
@@ -110,15 +114,45 @@ export default defineModule<ConfigOf<typeof configSection>>({
               ),
             );
           }
-          hash = photoHash(payload);
-          await store.put(to.domain, to.local, xml, hash);
+          await save(to, payload, xml);
         }
-        hashes.set(to, hash);
-        refreshPresence(to, hash);
+        for (const listener of listeners) {
+          try {
+            await listener(to.bareJID(), payload.elements.length === 0 ? undefined : payload);
+          } catch (error) {
+            ctx.log.error('a vCard listener failed', { account: to.bare, error });
+          }
+        }
         return undefined;
       },
       'account',
     );
+
+    /** Stores (or, without a vCard, removes) the account's vCard; presence gets the new hash. */
+    async function save(account: JID, vCard: Element | undefined, xml?: string): Promise<void> {
+      let hash = '';
+      if (vCard === undefined) {
+        await store.delete(account.domain, account.local);
+      } else {
+        hash = photoHash(vCard);
+        await store.put(account.domain, account.local, xml ?? serializeDetached(vCard), hash);
+      }
+      hashes.set(account, hash);
+      refreshPresence(account, hash);
+    }
+
+    const service: VCardService = {
+      async get(account) {
+        const stored = await store.get(account.domain, account.local);
+        return stored === undefined ? undefined : parseStored(stored);
+      },
+      put: (account, vCard) => save(account, vCard),
+      watch(listener) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+    ctx.provide('vcard', service);
 
     // §3.2: the server's own vCard is nobody's to change. (Reading it falls to the router's
     // service-unavailable: the server has no vCard, and §3.3 answers that for any entity.)

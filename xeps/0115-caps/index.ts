@@ -2,7 +2,9 @@
 // For the server itself: §6.3 the <c/> stream feature, before and after authentication, with
 // the §5.1 verification string of the server's disco#info; §7 the caps feature in disco.
 // The disco module answers the §6.2 query to '<node>#<ver>' through the CapsService.
-// Clients' caps in presence pass through untouched (no §8.4 caps optimization).
+// Clients' caps in presence pass through untouched (no §8.4 caps optimization); the PEP
+// module reads them, verifies them with verification.ts and caches them (§5.4) to filter its
+// notifications (xeps/0163-pep/caps.ts).
 
 import { defineModule } from '../../src/core/module.js';
 import type { FeatureProvider } from '../../src/core/stream-features.js';
@@ -22,9 +24,16 @@ export default defineModule({
       title: 'Entity Capabilities',
       version: '1.6.0',
       status: 'complete',
-      note: "the server's own caps as a stream feature; no caps optimization",
+      note:
+        "the server's own caps as a stream feature; clients' caps verified and cached (§5.4) for PEP " +
+        'notifications; no caps optimization',
       since: '0.1.0',
-      tests: ['test/integration/caps.test.ts', 'test/unit/caps.test.ts'],
+      tests: [
+        'test/integration/caps.test.ts',
+        'test/unit/caps.test.ts',
+        'xeps/0163-pep/caps.test.ts',
+        'test/integration/pep.test.ts',
+      ],
     },
   ],
   features: [NS.CAPS],
