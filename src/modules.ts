@@ -9,9 +9,15 @@ import version from '../xeps/0092-version/index.js';
 import caps from '../xeps/0115-caps/index.js';
 import contactAddresses from '../xeps/0157-contact-addresses/index.js';
 import offline from '../xeps/0160-offline/index.js';
+import pep from '../xeps/0163-pep/index.js';
 import blocking from '../xeps/0191-blocking/index.js';
 import ping from '../xeps/0199-ping/index.js';
 import time from '../xeps/0202-time/index.js';
+import carbons from '../xeps/0280-carbons/index.js';
+import mam from '../xeps/0313-mam/index.js';
+import csi from '../xeps/0352-csi/index.js';
+import avatarConversion from '../xeps/0398-avatar-conversion/index.js';
+import bookmarks from '../xeps/0402-bookmarks/index.js';
 import type { Section } from './config/schema.js';
 import type { ModuleDefinition } from './core/module.js';
 import roster from './im/index.js';
@@ -26,9 +32,15 @@ export const BUILTIN_MODULES: readonly ModuleDefinition<never>[] = [
   roster,
   blocking,
   offline,
+  carbons,
+  mam,
+  csi,
   lastActivity,
   vcard,
   privateStorage,
+  pep,
+  bookmarks,
+  avatarConversion,
   register,
 ];
 
