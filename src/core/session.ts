@@ -47,6 +47,11 @@ export interface ClientSession extends Session {
   setGate(gate: OutboundGate | undefined): void;
   /** Sends past the gate (for the gate's owner, when it lets held stanzas go). */
   sendNow(stanza: Element): void;
+  /**
+   * Like send(), with the serialization already made: `xml` must equal stanza.toString().
+   * For fan-outs that serialize once for many recipients (groupchat).
+   */
+  sendSerialized(stanza: Element, xml: string): void;
 }
 
 export interface OutboundGate {

@@ -103,8 +103,22 @@ export class BoundSession implements ClientSession {
     this.gate = gate;
   }
 
+  /**
+   * Sends a stanza whose serialization the caller already has (a fan-out that serializes a
+   * stanza once for many recipients, e.g. a groupchat message). `xml` must be exactly
+   * stanza.toString(); the element is kept for stream management and gates.
+   */
+  sendSerialized(stanza: Element, xml: string): void {
+    if (this.gate && !this.ended && !this.gate.admit(stanza)) return;
+    this.deliver(stanza, xml);
+  }
+
   /** Sends past any gate, or keeps it for a hibernating client (counted and acked, XEP-0198). */
   sendNow(stanza: Element): void {
+    this.deliver(stanza, undefined);
+  }
+
+  private deliver(stanza: Element, xml: string | undefined): void {
     if (this.ended) {
       this.log.debug('stanza for an ended session dropped', { to: stanza.attrs.to });
       return;
@@ -119,7 +133,7 @@ export class BoundSession implements ClientSession {
       }
     }
     if (!this.current) return;
-    this.current.writeRaw(stanza.toString());
+    this.current.writeRaw(xml ?? stanza.toString());
     if (sm) this.requestAck();
   }
 
