@@ -63,6 +63,27 @@ export const CORE_SPECS: readonly SpecDeclaration[] = [
     tests: ['test/integration/c2s.test.ts'],
   },
   {
+    spec: { xep: 198 },
+    title: 'Stream Management',
+    version: '1.6.3',
+    status: 'complete',
+    note:
+      'acks both ways (h wraps at 2^32), resumption with the unacknowledged stanzas resent, c2s.resumption_timeout ' +
+      'of hibernation; a session not resumed in time routes its unacknowledged messages again (other resources ' +
+      'or offline storage) and bounces its unanswered requests; no SASL2/Bind2 inline negotiation',
+    since: '0.1.0',
+    tests: ['test/unit/sm.test.ts', 'test/integration/stream-management.test.ts'],
+  },
+  {
+    spec: { xep: 297 },
+    title: 'Stanza Forwarding',
+    version: '1.0',
+    status: 'complete',
+    note: 'used by message carbons and archive results',
+    since: '0.1.0',
+    tests: ['test/integration/carbons.test.ts', 'test/integration/mam.test.ts'],
+  },
+  {
     spec: { xep: 368 },
     title: 'SRV records for XMPP over TLS',
     version: '1.1.0',
