@@ -45,8 +45,13 @@ class FieldLogger implements Logger {
     private readonly format: LogFormat,
     private readonly sink: LogSink,
     private readonly bindings: LogFields,
+    /**
+     * A child keeps its own bindings and its parent's apart and merges them when it writes:
+     * children are made per session and per event, and most never write a line.
+     */
+    private readonly parent?: FieldLogger,
   ) {
-    this.threshold = LEVELS[level];
+    this.threshold = parent ? parent.threshold : LEVELS[level];
   }
 
   isEnabled(level: LogLevel): boolean {
@@ -70,11 +75,22 @@ class FieldLogger implements Logger {
   }
 
   child(bindings: LogFields): Logger {
-    return new FieldLogger(this.level, this.format, this.sink, { ...this.bindings, ...bindings });
+    return new FieldLogger(this.level, this.format, this.sink, bindings, this);
+  }
+
+  /** The bindings of this logger and its ancestors, outermost first, then `fields`. */
+  private fields(fields: LogFields | undefined): LogFields {
+    if (!this.parent && !fields) return this.bindings;
+    const chain: LogFields[] = [];
+    for (let logger: FieldLogger | undefined = this; logger; logger = logger.parent)
+      chain.push(logger.bindings);
+    let all: LogFields = {};
+    for (let i = chain.length - 1; i >= 0; i--) all = { ...all, ...chain[i] };
+    return fields ? { ...all, ...fields } : all;
   }
 
   private write(level: LogLevel, msg: string, fields: LogFields | undefined): void {
-    const all = fields ? { ...this.bindings, ...fields } : this.bindings;
+    const all = this.fields(fields);
     const time = new Date().toISOString();
     if (this.format === 'json') {
       this.sink(JSON.stringify({ time, level, msg, ...serializable(all) }));

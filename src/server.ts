@@ -21,7 +21,7 @@ import { type BoundAddress, Listener, tuneSocket } from './net/listener.js';
 import { SqliteAccountStore } from './storage/accounts.js';
 import { type Db, openDatabase } from './storage/db.js';
 import { type C2SEnvironment, C2SStream } from './streams/c2s.js';
-import type { BoundSession, ResumableSessions } from './streams/client-session.js';
+import type { BoundSession, ResumableSessions, SessionEnvironment } from './streams/client-session.js';
 import { type CertificateFiles, CertificateStore } from './tls/store.js';
 
 export const VERSION: string = (
@@ -115,8 +115,17 @@ export class Server implements ServerContext {
       config.c2s.auth_failure_window * 1000,
     );
     this.c2sLog = log.child({ stream: 'c2s' });
-    this.c2sAdmitted = this.c2sEnvironment(true);
-    this.c2sRefused = this.c2sEnvironment(false);
+    const sessions: SessionEnvironment = {
+      server: this,
+      resumable: this.resumable,
+      options: {
+        resumptionTimeoutMs: config.c2s.resumption_timeout * 1000,
+        maxUnacked: config.c2s.max_unacked,
+      },
+      log: this.c2sLog,
+    };
+    this.c2sAdmitted = this.c2sEnvironment(true, sessions);
+    this.c2sRefused = this.c2sEnvironment(false, sessions);
     // A deleted account's sessions end at once: the credentials they authenticated with
     // are gone (RFC 6120 §4.9.3.17).
     this.hooks.on('account/deleted', ({ jid }) => {
@@ -190,7 +199,7 @@ export class Server implements ServerContext {
   }
 
   /** counted: the stream holds one of its address's connections (max_connections_per_ip). */
-  private c2sEnvironment(counted: boolean): C2SEnvironment {
+  private c2sEnvironment(counted: boolean, sessions: SessionEnvironment): C2SEnvironment {
     const { c2s } = this.config;
     return {
       server: this,
@@ -203,9 +212,9 @@ export class Server implements ServerContext {
         maxAuthAttempts: c2s.max_auth_attempts,
         scramIterations: this.config.auth.scram_iterations,
         limits: { maxStanzaBytes: c2s.max_stanza_bytes, maxDepth: c2s.max_depth },
-        session: { resumptionTimeoutMs: c2s.resumption_timeout * 1000, maxUnacked: c2s.max_unacked },
       },
       resumable: this.resumable,
+      sessions,
       onGone: (stream) => {
         this.streams.delete(stream);
         // The stream's address is the one accept() counted: both read it from the fresh socket.

@@ -9,11 +9,11 @@
 // BoundSession (client-session.ts), which XEP-0198 lets outlive the connection: a client
 // may instead <resume/> a session after authenticating.
 
-import { randomBytes } from 'node:crypto';
 import { TLSSocket } from 'node:tls';
 import { errorReply, StanzaError, StreamError } from '../core/errors.js';
 import type { StanzaEvent } from '../core/hooks.js';
 import type { ServerContext } from '../core/module.js';
+import { randomId } from '../core/random-id.js';
 import type { AuthFailureThrottle } from '../core/throttle.js';
 import { type JID, jid, prepareLocalpart, prepareResourcepart, tryParseJID } from '../jid.js';
 import type { Logger } from '../log.js';
@@ -35,7 +35,7 @@ import {
   BoundSession,
   type ClientConnection,
   type ResumableSessions,
-  type SessionOptions,
+  type SessionEnvironment,
 } from './client-session.js';
 import { parseH } from './sm.js';
 import { type AnySocket, XmlStream } from './xml-stream.js';
@@ -48,7 +48,6 @@ export interface C2SOptions {
   /** PBKDF2 iterations of new credentials: what SCRAM shows for accounts that do not exist. */
   scramIterations: number;
   limits: StreamParserLimits;
-  session: SessionOptions;
 }
 
 /** What a client stream needs from the server around it. */
@@ -59,6 +58,8 @@ export interface C2SEnvironment {
   options: C2SOptions;
   /** Sessions waiting to be resumed (XEP-0198), shared by all client streams. */
   resumable: ResumableSessions;
+  /** What the sessions bound on these streams share. */
+  sessions: SessionEnvironment;
   /** Called once when the stream is gone, so the listener can forget it. */
   onGone(stream: C2SStream): void;
 }
@@ -105,8 +106,10 @@ export class C2SStream extends XmlStream implements ClientConnection {
   private bindings: ReadonlyMap<ChannelBindingType, Buffer> = NO_BINDINGS;
   private authTimer: NodeJS.Timeout | undefined;
   /** Elements waiting while an earlier one is still being processed asynchronously. */
-  private readonly queue: Array<[Element, string | undefined]> = [];
+  private queue: Array<[Element, string | undefined]> | undefined;
   private busy = false;
+  /** STARTTLS was accepted and its handshake has not finished: socket errors are its failure. */
+  private handshaking = false;
 
   constructor(
     socket: AnySocket,
@@ -135,6 +138,11 @@ export class C2SStream extends XmlStream implements ClientConnection {
     return this.env.server;
   }
 
+  /** Once bound, lines name the session's JID. */
+  override get log(): Logger {
+    return this.stage.name === 'bound' ? this.stage.session.log : this.streamLog;
+  }
+
   /** The bound session this stream carries, if any (and it has not moved to another stream). */
   private get session(): BoundSession | undefined {
     return this.stage.name === 'bound' && this.stage.session.connection === this
@@ -149,7 +157,7 @@ export class C2SStream extends XmlStream implements ClientConnection {
 
   protected headerAttrs(): Attrs {
     // A stream refused before its header was accepted still gets a header with an id.
-    if (!this.headerReceived) this.streamId = randomBytes(12).toString('base64url');
+    if (!this.headerReceived) this.streamId = randomId(12);
     const attrs: Attrs = {
       xmlns: NS.CLIENT,
       'xmlns:stream': NS.STREAM,
@@ -171,7 +179,7 @@ export class C2SStream extends XmlStream implements ClientConnection {
       this.fail(error);
       return;
     }
-    this.streamId = randomBytes(12).toString('base64url');
+    this.streamId = randomId(12);
     this.headerReceived = true;
     this.sendHeader();
     this.writeElement(this.features());
@@ -273,6 +281,7 @@ export class C2SStream extends XmlStream implements ClientConnection {
 
   protected onElement(element: Element, ns: string | undefined): void {
     if (this.busy) {
+      this.queue ??= [];
       this.queue.push([element, ns]);
       if (this.queue.length === 64) this.socket.pause();
       return;
@@ -296,8 +305,9 @@ export class C2SStream extends XmlStream implements ClientConnection {
 
   private drain(): void {
     this.busy = false;
-    while (!this.busy && this.queue.length > 0 && !this.closed && !this.closing) {
-      const [element, ns] = this.queue.shift()!;
+    const queue = this.queue;
+    while (!this.busy && queue !== undefined && queue.length > 0 && !this.closed && !this.closing) {
+      const [element, ns] = queue.shift()!;
       this.process(element, ns);
     }
     if (!this.busy && this.socket.isPaused()) this.socket.resume();
@@ -379,20 +389,27 @@ export class C2SStream extends XmlStream implements ClientConnection {
     this.parser.stop();
     this.write(`<proceed xmlns='${NS.TLS}'/>`);
     this.flush();
-    const raw = this.socket;
-    const secure = new TLSSocket(raw, {
+    const secure = new TLSSocket(this.socket, {
       isServer: true,
       ...this.env.certificates.serverOptions(['xmpp-client']),
     });
+    this.handshaking = true;
     this.upgradeSocket(secure);
     this.headerReceived = false;
-    secure.once('secure', () => {
-      this.secure = true;
-      this.bindings = this.env.certificates.channelBindings(secure);
-    });
-    secure.once('error', (err: Error) => {
-      if (!this.secure) this.log.info('TLS handshake failed', { ip: this.remoteAddress, error: err.message });
-    });
+  }
+
+  protected override onSecure(): void {
+    // Once: a renegotiation (TLS 1.2) changes nothing the stream already relies on.
+    if (!this.handshaking) return;
+    this.handshaking = false;
+    this.secure = true;
+    this.bindings = this.env.certificates.channelBindings(this.socket as TLSSocket);
+  }
+
+  override socketError(err: NodeJS.ErrnoException): void {
+    if (this.handshaking)
+      this.log.info('TLS handshake failed', { ip: this.remoteAddress, error: err.message });
+    else super.socketError(err);
   }
 
   // ---- SASL (RFC 6120 §6) ----
@@ -592,15 +609,7 @@ export class C2SStream extends XmlStream implements ClientConnection {
       resource = this.generateResource(username);
     }
     const bound = jid(username, this.host, resource);
-    const session = new BoundSession(
-      bound,
-      this.host,
-      this,
-      this.server,
-      this.env.resumable,
-      this.env.options.session,
-      this.log.child({ jid: bound.full }),
-    );
+    const session = new BoundSession(bound, this.host, this, this.env.sessions);
     const outcome = this.server.sessions.bind(session);
     if (!outcome.ok) {
       const error =
@@ -617,14 +626,13 @@ export class C2SStream extends XmlStream implements ClientConnection {
     this.writeElement(
       x('iq', { type: 'result', id: iq.attrs.id }, x('bind', { xmlns: NS.BIND }, x('jid', null, bound.full))),
     );
-    this.log = session.log;
     this.log.info('resource bound', { ip: this.remoteAddress, secure: this.secure });
     void this.server.hooks.notify('session/bound', { session });
   }
 
   private generateResource(username: string): string {
     for (;;) {
-      const resource = `warbler-${randomBytes(6).toString('base64url')}`;
+      const resource = `warbler-${randomId(6)}`;
       if (!this.server.sessions.isBound(jid(username, this.host, resource))) return resource;
     }
   }
@@ -791,7 +799,6 @@ export class C2SStream extends XmlStream implements ClientConnection {
     clearTimeout(this.authTimer);
     this.authTimer = undefined;
     this.stage = { name: 'bound', session };
-    this.log = session.log;
   }
 
   // ---- teardown ----
@@ -799,13 +806,13 @@ export class C2SStream extends XmlStream implements ClientConnection {
   /** The stream is closing cleanly (either side's </stream:stream>, or a stream error). */
   protected override onClosing(): void {
     clearTimeout(this.authTimer);
-    this.queue.length = 0;
+    this.queue = undefined;
     this.session?.connectionClosed(undefined);
   }
 
   protected onClosed(error: string | undefined): void {
     clearTimeout(this.authTimer);
-    this.queue.length = 0;
+    this.queue = undefined;
     try {
       const session = this.session;
       if (session) {

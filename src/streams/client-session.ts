@@ -6,9 +6,9 @@
 // gives every unacknowledged stanza the fate of a stanza for an unavailable resource
 // (XEP-0198 §4: offline storage for messages, an error for requests).
 
-import { randomBytes } from 'node:crypto';
 import { StanzaError, StreamError } from '../core/errors.js';
 import type { ServerContext } from '../core/module.js';
+import { randomId } from '../core/random-id.js';
 import type { ClientSession, OutboundGate } from '../core/session.js';
 import type { JID } from '../jid.js';
 import type { Logger } from '../log.js';
@@ -37,9 +37,16 @@ export interface SessionOptions {
 /** Resumable sessions by SM-ID, shared by every client connection of the server. */
 export type ResumableSessions = Map<string, BoundSession>;
 
+/** What every client session of a server shares, built once. */
+export interface SessionEnvironment {
+  server: ServerContext;
+  resumable: ResumableSessions;
+  options: SessionOptions;
+  /** The client streams' logger; a session's lines add its JID. */
+  log: Logger;
+}
+
 export class BoundSession implements ClientSession {
-  readonly kind = 'c2s' as const;
-  readonly id = randomBytes(12).toString('base64url');
   presence: Element | undefined = undefined;
   priority = 0;
   /** XEP-0198 state, once the client enabled stream management. */
@@ -55,18 +62,42 @@ export class BoundSession implements ClientSession {
   private gate: OutboundGate | undefined;
   /** Requests the client answered while they were still unacknowledged ("requester id"). */
   private answered: Set<string> | undefined;
+  private sessionId: string | undefined;
 
   constructor(
     readonly jid: JID,
     readonly host: string,
     connection: ClientConnection,
-    private readonly server: ServerContext,
-    private readonly resumable: ResumableSessions,
-    private readonly options: SessionOptions,
-    public log: Logger,
+    private readonly env: SessionEnvironment,
   ) {
     this.current = connection;
     this.last = connection;
+  }
+
+  get kind(): 'c2s' {
+    return 'c2s';
+  }
+
+  /** Made when first asked for: nothing asks on the hot path, and idle sessions are many. */
+  get id(): string {
+    this.sessionId ??= randomId(12);
+    return this.sessionId;
+  }
+
+  /**
+   * A logger naming the session's JID, made when something is logged: a logger kept per
+   * session would cost every idle session its memory for lines that are rarely written.
+   */
+  get log(): Logger {
+    return this.env.log.child({ jid: this.jid.full });
+  }
+
+  private get server(): ServerContext {
+    return this.env.server;
+  }
+
+  private get options(): SessionOptions {
+    return this.env.options;
   }
 
   get available(): boolean {
@@ -120,7 +151,8 @@ export class BoundSession implements ClientSession {
 
   private deliver(stanza: Element, xml: string | undefined): void {
     if (this.ended) {
-      this.log.debug('stanza for an ended session dropped', { to: stanza.attrs.to });
+      if (this.env.log.isEnabled('debug'))
+        this.log.debug('stanza for an ended session dropped', { to: stanza.attrs.to });
       return;
     }
     const sm = this.sm;
@@ -157,10 +189,10 @@ export class BoundSession implements ClientSession {
     }
     const wantsResume = request.attrs.resume === 'true' || request.attrs.resume === '1';
     const offersResume = wantsResume && this.options.resumptionTimeoutMs > 0;
-    const id = offersResume ? randomBytes(18).toString('base64url') : undefined;
+    const id = offersResume ? randomId(18) : undefined;
     this.sm = new StreamManagement(id);
     if (id === undefined) return x('enabled', { xmlns: NS.SM });
-    this.resumable.set(id, this);
+    this.env.resumable.set(id, this);
     const max = Math.round(this.options.resumptionTimeoutMs / 1000);
     return x('enabled', { xmlns: NS.SM, id, resume: 'true', max });
   }
@@ -261,7 +293,7 @@ export class BoundSession implements ClientSession {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.hibernation);
-    if (this.sm?.resumeId !== undefined) this.resumable.delete(this.sm.resumeId);
+    if (this.sm?.resumeId !== undefined) this.env.resumable.delete(this.sm.resumeId);
     this.server.sessions.unbind(this);
     void this.server.hooks.notify('session/closed', { session: this, error: reason });
     this.presence = undefined;

@@ -6,12 +6,13 @@
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { TLSSocket } from 'node:tls';
-import { StreamError } from '../core/errors.js';
+import { type Flushable, flushAtEndOfTurn, runBeforeOutputTasks } from '../core/end-of-turn.js';
+import { StreamError, type StreamErrorCondition } from '../core/errors.js';
 import type { Logger } from '../log.js';
 import type { Attrs, Element } from '../xml/element.js';
 import { escapeAttr } from '../xml/escape.js';
 import { NS } from '../xml/ns.js';
-import { StreamParser, type StreamParserLimits } from '../xml/parser.js';
+import { StreamParser, type StreamParserHandler, type StreamParserLimits } from '../xml/parser.js';
 
 /** How long we wait for the peer's </stream:stream> after sending ours (RFC 6120 §4.4). */
 const CLOSE_GRACE_MS = 5_000;
@@ -25,7 +26,31 @@ const MIN_UNREAD_BYTES = 2 * 1024 * 1024;
 
 export type AnySocket = Socket | TLSSocket;
 
-export abstract class XmlStream {
+/**
+ * The stream a socket carries. The socket listeners below are shared by every connection and
+ * find their stream here: an idle server holds tens of thousands of connections, and a closure
+ * per listener per socket would cost each of them a few hundred bytes for nothing.
+ */
+const STREAM = Symbol('warbler.stream');
+type OwnedSocket = AnySocket & { [STREAM]?: XmlStream };
+
+function onSocketData(this: OwnedSocket, chunk: Buffer): void {
+  this[STREAM]?.receive(chunk);
+}
+
+function onSocketClose(this: OwnedSocket): void {
+  this[STREAM]?.socketClosed();
+}
+
+function onSocketError(this: OwnedSocket, err: NodeJS.ErrnoException): void {
+  this[STREAM]?.socketError(err);
+}
+
+function onSocketSecure(this: OwnedSocket): void {
+  this[STREAM]?.tlsEstablished();
+}
+
+export abstract class XmlStream implements StreamParserHandler, Flushable {
   protected socket: AnySocket;
   protected parser: StreamParser;
   /** Whether our header for the current stream has been written. */
@@ -33,6 +58,7 @@ export abstract class XmlStream {
   /** We sent </stream:stream> (or a stream error) and wait for the peer or the socket to go. */
   protected closing = false;
   closed = false;
+  /** Whether output is held back (the socket corked) until the end of the turn. */
   private corked = false;
   /**
    * Whether the peer left too much output unread: then what it would be sent is dropped
@@ -46,28 +72,23 @@ export abstract class XmlStream {
    * server ping only connections that have gone quiet (XEP-0199).
    */
   lastActivity = performance.now();
-  private readonly onData = (chunk: Buffer) => {
-    this.lastActivity = performance.now();
-    try {
-      this.parser.write(chunk);
-    } catch (err) {
-      // Everything this peer's input sets off runs from here: a bug anywhere in it (a module's
-      // stream feature, a hook) must cost this connection, never the process.
-      this.log.error('error while handling input', { error: err, ip: this.remoteAddress });
-      this.fail(new StreamError('internal-server-error'));
-    }
-  };
 
   constructor(
     socket: AnySocket,
-    public log: Logger,
+    /** The logger of every stream of this kind; see `log`. */
+    protected readonly streamLog: Logger,
     private readonly limits: StreamParserLimits,
   ) {
     this.socket = socket;
     this.remoteAddress = socket.remoteAddress ?? 'unknown';
     this.maxUnreadBytes = Math.max(MIN_UNREAD_BYTES, 4 * limits.maxStanzaBytes);
-    this.parser = this.createParser();
+    this.parser = new StreamParser(this, limits);
     this.listen(socket);
+  }
+
+  /** Where this stream logs; subclasses name the account once there is one. */
+  get log(): Logger {
+    return this.streamLog;
   }
 
   /** The header we send for the current stream, given what the peer sent. */
@@ -80,10 +101,65 @@ export abstract class XmlStream {
   /** The peer's address, kept from the start: a destroyed socket no longer knows it. */
   readonly remoteAddress: string;
 
+  // ---- parser callbacks (StreamParserHandler); not for other callers ----
+
+  streamStart(name: string, attrs: Attrs): void {
+    this.onHeader(name, attrs);
+  }
+
+  stanza(element: Element, ns: string | undefined): void {
+    this.onElement(element, ns);
+  }
+
+  streamEnd(): void {
+    this.onPeerClose();
+  }
+
+  error(condition: StreamErrorCondition, text: string): void {
+    this.fail(new StreamError(condition, text));
+  }
+
+  // ---- socket events (through the shared listeners above) ----
+
+  /** A chunk from the socket. */
+  receive(chunk: Buffer): void {
+    this.lastActivity = performance.now();
+    try {
+      this.parser.write(chunk);
+    } catch (err) {
+      // Everything this peer's input sets off runs from here: a bug anywhere in it (a module's
+      // stream feature, a hook) must cost this connection, never the process.
+      this.log.error('error while handling input', { error: err, ip: this.remoteAddress });
+      this.fail(new StreamError('internal-server-error'));
+    }
+  }
+
+  /** The TLS handshake of an upgraded socket finished. */
+  tlsEstablished(): void {
+    this.onSecure();
+  }
+
+  socketError(err: NodeJS.ErrnoException): void {
+    this.log.debug('socket error', { code: err.code, message: err.message, ip: this.remoteAddress });
+  }
+
+  socketClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.parser.stop();
+    try {
+      this.onClosed(this.closing ? undefined : 'connection lost');
+    } catch (err) {
+      this.log.error('error while closing', { error: err, ip: this.remoteAddress });
+    }
+  }
+
   /**
-   * Writes raw XML, coalescing everything written in one tick into one socket write. What the
-   * peer left unread is measured at the first write of a tick, so that one large answer
-   * written at once does not count against it, only what piles up across ticks.
+   * Writes raw XML. Everything written in one turn of the event loop goes out together at its
+   * end (see core/end-of-turn.ts). What the peer left unread is measured at the first write of
+   * a turn, so that one large answer written at once does not count against it, only what piles
+   * up across turns.
    */
   protected write(data: string): void {
     if (this.closed || this.overflow === 'dropping') return;
@@ -94,15 +170,17 @@ export abstract class XmlStream {
       }
       this.corked = true;
       this.socket.cork();
-      const socket = this.socket;
-      process.nextTick(() => {
-        if (this.corked && this.socket === socket) {
-          this.corked = false;
-          socket.uncork();
-        }
-      });
+      flushAtEndOfTurn(this);
     }
     this.socket.write(data);
+  }
+
+  /** End of turn: what this turn wrote goes out. */
+  flushOutput(): void {
+    if (this.corked) {
+      this.corked = false;
+      this.socket.uncork();
+    }
   }
 
   /**
@@ -119,12 +197,18 @@ export abstract class XmlStream {
     });
   }
 
-  /** Pushes out what this tick has written so far (before the socket changes hands). */
+  /** Pushes out what this turn has written so far (before the socket changes hands). */
   protected flush(): void {
-    if (this.corked) {
-      this.corked = false;
-      this.socket.uncork();
-    }
+    if (!this.corked) return;
+    // Output that leaves early still follows what must precede it (archive commits).
+    runBeforeOutputTasks();
+    this.flushOutput();
+  }
+
+  /** Ends the socket after what was written, which ending sends at once. */
+  private endSocket(): void {
+    if (this.corked) runBeforeOutputTasks();
+    this.socket.end();
   }
 
   protected writeElement(element: Element): void {
@@ -167,7 +251,7 @@ export abstract class XmlStream {
     this.parser.stop();
     if (!this.headerSent) this.sendHeader();
     this.beginClose();
-    this.socket.end();
+    this.endSocket();
   }
 
   /** Closes cleanly: </stream:stream>, then wait for the peer's own, then end the socket. */
@@ -197,6 +281,9 @@ export abstract class XmlStream {
   /** Hook for subclasses: stop timers, leave registries as soon as the close starts. */
   protected onClosing(): void {}
 
+  /** Hook for subclasses: the TLS handshake after STARTTLS is done. */
+  protected onSecure(): void {}
+
   /** A close starts from timers, other sessions and shutdown too: a bug in it must stay here. */
   private notifyClosing(): void {
     try {
@@ -206,13 +293,23 @@ export abstract class XmlStream {
     }
   }
 
-  /** Replaces the socket after STARTTLS and starts a fresh parser on it. */
+  /**
+   * Replaces the socket after STARTTLS and starts a fresh parser on it. The TLS socket reads
+   * the raw one's handle itself and reports its errors and its close, so the raw socket is
+   * released: its listeners of ours (but 'data', whose removal would cost the socket more than
+   * it saves) go, leaving Node's own.
+   */
   protected upgradeSocket(secure: TLSSocket): void {
-    this.socket.removeListener('data', this.onData);
+    this.flush();
+    const raw = this.socket as OwnedSocket;
+    raw[STREAM] = undefined;
+    raw.removeListener('close', onSocketClose);
+    raw.removeListener('error', onSocketError);
     this.socket = secure;
-    this.parser = this.createParser();
+    this.parser = new StreamParser(this, this.limits);
     this.headerSent = false;
     this.listen(secure);
+    secure.on('secure', onSocketSecure);
   }
 
   /** Begins a new stream on the same socket (after SASL success): a new header is expected. */
@@ -221,56 +318,27 @@ export abstract class XmlStream {
     this.headerSent = false;
   }
 
-  private createParser(): StreamParser {
-    return new StreamParser(
-      {
-        streamStart: (name, attrs) => this.onHeader(name, attrs),
-        stanza: (element, ns) => this.onElement(element, ns),
-        streamEnd: () => this.onPeerClose(),
-        error: (condition, text) => this.fail(new StreamError(condition, text)),
-      },
-      this.limits,
-    );
-  }
-
+  /**
+   * A peer that half-closes without </stream:stream> needs no listener: sockets are not
+   * half-open (allowHalfOpen is false), so Node ends our side when the peer ends its own.
+   */
   private listen(socket: AnySocket): void {
-    socket.on('data', this.onData);
-    // Listeners registered once per socket object; after STARTTLS the TLS socket wraps the
-    // raw one and reports its errors and close itself.
-    socket.once('close', () => this.handleSocketClose());
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      this.log.debug('socket error', { code: err.code, message: err.message, ip: this.remoteAddress });
-    });
-    socket.on('end', () => {
-      // The peer half-closed without </stream:stream>: nothing more will come.
-      if (!this.closing) this.socket.end();
-    });
+    (socket as OwnedSocket)[STREAM] = this;
+    socket.on('data', onSocketData);
+    socket.on('close', onSocketClose);
+    socket.on('error', onSocketError);
   }
 
   private onPeerClose(): void {
     if (this.closing) {
       // Our close was acknowledged.
-      this.socket.end();
+      this.endSocket();
       return;
     }
     this.closing = true;
     this.notifyClosing();
     this.write('</stream:stream>');
-    this.socket.end();
-  }
-
-  private handleSocketClose(): void {
-    if (this.closed) return;
-    // After STARTTLS the raw socket's close is the TLS socket's close too; only the current
-    // socket's counts.
-    this.closed = true;
-    if (this.closeTimer) clearTimeout(this.closeTimer);
-    this.parser.stop();
-    try {
-      this.onClosed(this.closing ? undefined : 'connection lost');
-    } catch (err) {
-      this.log.error('error while closing', { error: err, ip: this.remoteAddress });
-    }
+    this.endSocket();
   }
 
   protected defaultHeader(extra: Attrs): Attrs {
