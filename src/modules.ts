@@ -2,6 +2,7 @@
 
 import lastActivity from '../xeps/0012-last/index.js';
 import disco from '../xeps/0030-disco/index.js';
+import muc from '../xeps/0045-muc/index.js';
 import privateStorage from '../xeps/0049-private/index.js';
 import vcard from '../xeps/0054-vcard/index.js';
 import register from '../xeps/0077-register/index.js';
@@ -41,6 +42,7 @@ export const BUILTIN_MODULES: readonly ModuleDefinition<never>[] = [
   pep,
   bookmarks,
   avatarConversion,
+  muc,
   register,
 ];
 

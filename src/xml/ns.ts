@@ -97,8 +97,16 @@ export const NS = {
   CHAT_MARKERS: 'urn:xmpp:chat-markers:0',
   // XEP-0249 direct MUC invitations
   CONFERENCE: 'jabber:x:conference',
-  // XEP-0045
+  // XEP-0045 (and its FORM_TYPEs and disco features)
+  MUC: 'http://jabber.org/protocol/muc',
   MUC_USER: 'http://jabber.org/protocol/muc#user',
+  MUC_ADMIN: 'http://jabber.org/protocol/muc#admin',
+  MUC_OWNER: 'http://jabber.org/protocol/muc#owner',
+  MUC_ROOMCONFIG: 'http://jabber.org/protocol/muc#roomconfig',
+  MUC_ROOMINFO: 'http://jabber.org/protocol/muc#roominfo',
+  MUC_REQUEST: 'http://jabber.org/protocol/muc#request',
+  MUC_REGISTER: 'http://jabber.org/protocol/muc#register',
+  MUC_STABLE_ID: 'http://jabber.org/protocol/muc#stable_id',
   // XEP-0352
   CSI: 'urn:xmpp:csi:0',
 } as const;

@@ -114,7 +114,7 @@ describe('XEP-0030 service discovery', () => {
   });
 
   describe('disco#items of the server', () => {
-    it('is empty while the server hosts no services', async () => {
+    it('lists the services the server hosts, and only those', async () => {
       const reply = await request(
         alice,
         { type: 'get', to: 'localhost' },
@@ -123,7 +123,10 @@ describe('XEP-0030 service discovery', () => {
       expect(reply.attrs.type).to.equal('result');
       expect(reply.attrs.from).to.equal('localhost');
       const query = reply.getChild('query', DISCO_ITEMS)!;
-      expect(query.children).to.deep.equal([]);
+      // The group chat service is the only one a default configuration runs.
+      expect(query.getChildren('item').map((item) => ({ ...item.attrs }))).to.deep.equal([
+        { jid: 'conference.localhost', name: 'Chatrooms' },
+      ]);
     });
 
     it('answers item-not-found for a node the server does not have', async () => {
