@@ -3,6 +3,7 @@
 // of §4.1, preferences (XEP-0441), retention from the oldest end, and account deletion.
 
 import { expect } from 'chai';
+import { flushAtEndOfTurn } from '../../src/core/end-of-turn.js';
 import { type JID, jid, parseJID } from '../../src/jid.js';
 import { type Db, openDatabase } from '../../src/storage/db.js';
 import { migrate } from '../../src/storage/migrations.js';
@@ -93,6 +94,51 @@ describe('XEP-0313 archive store', () => {
     expect(page.messages.map((m) => m.id)).to.deep.equal([a, b, c]);
     // The stamps show the millisecond; the order within it is kept by the archive.
     expect(page.messages.map((m) => m.stamp)).to.deep.equal([at, at, at]);
+  });
+
+  describe('writes batched per turn', () => {
+    const rowsOnDisk = () => (db.prepare('SELECT COUNT(*) AS n FROM mam_messages').get() as { n: number }).n;
+
+    it('commits a turn’s messages before any output of that turn leaves', async () => {
+      const written: number[] = [];
+      const a = await store.append(ALICE, message(10));
+      const b = await store.append(BOB, message(11));
+      const c = await store.append(ALICE, message(12));
+      // Given their ids at once (a <stanza-id/> goes out with the message), stored at the turn's end.
+      expect([a, b, c].every((id) => id !== undefined)).to.equal(true);
+      expect(rowsOnDisk()).to.equal(10);
+      await new Promise<void>((resolve) =>
+        flushAtEndOfTurn({
+          flushOutput: () => {
+            written.push(rowsOnDisk());
+            resolve();
+          },
+        }),
+      );
+      expect(written).to.deep.equal([13]);
+      const page = await query({}, { from: 'end' }, 3);
+      expect(page.messages.map((m) => m.id)).to.deep.equal([ids[9], a, c]);
+      expect(page).to.deep.include({ firstIndex: 9, count: 12, complete: false });
+      // Positions in a conversation go on across the pending messages and the stored ones.
+      const romeo = await query({ with: parseJID('romeo@montague.lit') }, { from: 'end' }, 1);
+      expect(romeo).to.deep.include({ firstIndex: 6, count: 7 });
+    });
+
+    it('commits before a read, so the archive never misses what it handed an id for', async () => {
+      const id = await store.append(ALICE, message(10));
+      const page = await query({ ids: [id!] }, { from: 'start' }, 1);
+      expect(numbers(page)).to.deep.equal([10]);
+      expect(await store.count(ALICE)).to.equal(11);
+    });
+
+    it('loses only the messages of an archive deleted before the commit', async () => {
+      await store.append(ALICE, message(10));
+      await store.append(BOB, message(11));
+      db.prepare("DELETE FROM accounts WHERE username = 'bob'").run();
+      store.commit();
+      expect(await store.count(ALICE)).to.equal(11);
+      expect(rowsOnDisk()).to.equal(11);
+    });
   });
 
   it('does not archive for an account that does not exist', async () => {

@@ -137,7 +137,9 @@ export default defineModule<ConfigOf<typeof configSection>>({
     const { server } = ctx;
     const config = ctx.config;
     const maxPage = config.max_page_size;
-    const store = new SqliteMamStore(server.db);
+    const store = new SqliteMamStore(server.db, ctx.log);
+    // The turn's pending messages, before the database closes.
+    ctx.onUnload(() => store.commit());
     const archiver = new Archiver(store, () => server.services.get('roster'), config.default_mode, ctx.log);
     const retention = new RetentionSweeper(store, config.retention_days, ctx.log);
 
@@ -148,6 +150,7 @@ export default defineModule<ConfigOf<typeof configSection>>({
     ctx.hook('pre-route', archiver.outgoing, ARCHIVE_PRIORITY);
     ctx.hook('message/bare', archiver.incoming, ARCHIVE_PRIORITY);
     ctx.hook('message/full', archiver.incoming, ARCHIVE_PRIORITY);
+    ctx.hook('account/deleted', ({ jid }) => store.forget(jid));
 
     ctx.handleIq(
       'get',

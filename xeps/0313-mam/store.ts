@@ -19,9 +19,18 @@
 //
 // Ids shown to clients are (archive, seq) encrypted (archive-ids.ts). seq never goes back,
 // even after retention empties an archive (expired_through), so an id is never reused.
+//
+// Writes are batched per turn of the event loop: append() gives the message its seq, positions
+// and id at once (the recipient's <stanza-id/> needs the id before delivery), and the turn's
+// messages are inserted in one transaction committed in a `beforeOutput` task (end-of-turn.ts).
+// So nothing the server says in that turn (the delivered message, a XEP-0198 <a/>) leaves
+// before the messages are on disk, and a busy server pays one commit per turn instead of one
+// per message and archive. Whatever reads the archive commits the pending messages first.
 
 import { randomBytes } from 'node:crypto';
+import { beforeOutput } from '../../src/core/end-of-turn.js';
 import type { JID } from '../../src/jid.js';
+import type { Logger } from '../../src/log.js';
 import type { Db } from '../../src/storage/db.js';
 import type { Migrations } from '../../src/storage/migrations.js';
 import { ArchiveIds } from './archive-ids.js';
@@ -181,6 +190,17 @@ interface PositionRow {
   pos: number;
 }
 
+/** Where an archive written to in this turn ends, counting the messages not yet committed. */
+interface ArchiveHead {
+  seq: number;
+  pos: number;
+  /** The newest conversation position, per contact written to in this turn. */
+  withPos: Map<string, number>;
+}
+
+/** The values of one mam_messages row, in the insert statement's order. */
+type PendingRow = [number, number, number, string, string, number, number, string];
+
 interface MessageRow extends PositionRow {
   stanza: string;
 }
@@ -202,6 +222,11 @@ const LAST_SEQ = Number.MAX_SAFE_INTEGER;
 const FULL_JID_COUNT_LIMIT = 10_000;
 /** Archives visited per expiry step at most, so that a step stays short on many accounts. */
 const ARCHIVES_PER_STEP = 256;
+/**
+ * Accounts whose archive row (preferences, expiry mark) is kept in memory at most; beyond, the
+ * cache starts again. About 200 bytes each.
+ */
+const CACHED_ACCOUNTS = 100_000;
 
 function stampOf(seq: number): number {
   return Math.floor(seq / 1000);
@@ -211,11 +236,25 @@ export class SqliteMamStore implements MamStore {
   private readonly ids: ArchiveIds;
   private readonly stmts;
   private readonly pages;
-  private readonly appendTx;
+  private readonly commitTx;
   private readonly setPrefsTx;
   private readonly expireTx;
+  /** Archive rows by bare JID: read on every message, changed only through this store. */
+  private readonly rows = new Map<string, ArchiveRow>();
+  /** The archives written to in this turn, by archive number. */
+  private readonly heads = new Map<number, ArchiveHead>();
+  private pending: PendingRow[] = [];
+  private commitScheduled = false;
+  private readonly commitAtEndOfTurn = () => {
+    this.commitScheduled = false;
+    this.commit();
+  };
 
-  constructor(db: Db) {
+  /** `log` hears of messages that could not be committed (an account deleted meanwhile, a full disk). */
+  constructor(
+    db: Db,
+    private readonly log?: Logger,
+  ) {
     db.prepare('INSERT OR IGNORE INTO mam_secret (id, secret) VALUES (1, ?)').run(randomBytes(16));
     const secret = db.prepare<[], Buffer>('SELECT secret FROM mam_secret WHERE id = 1').pluck().get()!;
     this.ids = new ArchiveIds(secret);
@@ -318,32 +357,18 @@ export class SqliteMamStore implements MamStore {
       ),
     };
 
-    this.appendTx = db.transaction((account: JID, messages: readonly NewMessage[]): string[] | undefined => {
-      const archive = this.archiveOf(account, true);
-      if (!archive) return undefined;
-      const newest = this.stmts.newest.get(archive.archive);
-      let seq = Math.max(newest?.seq ?? NO_SEQ, archive.expired_through);
-      let pos = newest?.pos ?? 0;
-      const out: string[] = [];
-      const now = Date.now();
-      for (const m of messages) {
-        // Strictly increasing per archive, and close to the real time: clocks can step back.
-        const at = m.at ?? now;
-        seq = Math.max(Math.floor(at) * 1000, seq + 1);
-        const withPos = (this.stmts.newestWith.get(archive.archive, m.with.bare) ?? 0) + 1;
-        this.stmts.insert.run(
-          archive.archive,
-          seq,
-          ++pos,
-          m.with.bare,
-          m.with.resource,
-          withPos,
-          m.outgoing ? 1 : 0,
-          m.stanza,
-        );
-        out.push(this.ids.encode(archive.archive, seq));
+    // A row that fails (its archive deleted since: an account removed from the command line)
+    // costs only itself; a failing commit (a full disk) costs the batch.
+    this.commitTx = db.transaction((rows: readonly PendingRow[]): number => {
+      let failed = 0;
+      for (const row of rows) {
+        try {
+          this.stmts.insert.run(...row);
+        } catch (error) {
+          if (failed++ === 0) this.log?.error('an archived message could not be stored', { error });
+        }
       }
-      return out;
+      return failed;
     });
 
     this.setPrefsTx = db.transaction((account: JID, prefs: ArchivePrefs): boolean => {
@@ -381,14 +406,83 @@ export class SqliteMamStore implements MamStore {
   }
 
   async append(account: JID, message: NewMessage): Promise<string | undefined> {
-    return this.appendTx.immediate(account, [message])?.[0];
+    return this.add(account, message);
   }
 
   async appendMany(account: JID, messages: readonly NewMessage[]): Promise<string[]> {
-    return this.appendTx.immediate(account, messages) ?? [];
+    const out: string[] = [];
+    for (const m of messages) {
+      const id = this.add(account, m);
+      if (id === undefined) break;
+      out.push(id);
+    }
+    this.commit();
+    return out;
+  }
+
+  /**
+   * Commits the messages archived since the last commit. Runs by itself at the end of the turn;
+   * call it before closing the database.
+   */
+  commit(): void {
+    if (this.pending.length === 0) return;
+    const rows = this.pending;
+    this.pending = [];
+    this.heads.clear();
+    try {
+      this.commitTx.immediate(rows);
+    } catch (error) {
+      this.rows.clear();
+      this.log?.error('archived messages could not be stored', { messages: rows.length, error });
+    }
+  }
+
+  /** Forgets what is cached of an account (its archive is gone with it). */
+  forget(account: JID): void {
+    this.commit();
+    this.rows.delete(account.bare);
+  }
+
+  /** Gives a message its place and id in the archive; it is committed at the end of the turn. */
+  private add(account: JID, message: NewMessage): string | undefined {
+    const row = this.archiveOf(account, true);
+    if (!row) return undefined;
+    const archive = row.archive;
+    let head = this.heads.get(archive);
+    if (!head) {
+      const newest = this.stmts.newest.get(archive);
+      head = {
+        seq: Math.max(newest?.seq ?? NO_SEQ, row.expired_through),
+        pos: newest?.pos ?? 0,
+        withPos: new Map(),
+      };
+      this.heads.set(archive, head);
+    }
+    // Strictly increasing per archive, and close to the real time: clocks can step back.
+    const seq = Math.max(Math.floor(message.at ?? Date.now()) * 1000, head.seq + 1);
+    head.seq = seq;
+    const contact = message.with.bare;
+    const withPos = (head.withPos.get(contact) ?? this.stmts.newestWith.get(archive, contact) ?? 0) + 1;
+    head.withPos.set(contact, withPos);
+    this.pending.push([
+      archive,
+      seq,
+      ++head.pos,
+      contact,
+      message.with.resource,
+      withPos,
+      message.outgoing ? 1 : 0,
+      message.stanza,
+    ]);
+    if (!this.commitScheduled) {
+      this.commitScheduled = true;
+      beforeOutput(this.commitAtEndOfTurn);
+    }
+    return this.ids.encode(archive, seq);
   }
 
   async query(account: JID, query: PageQuery): Promise<ArchivePage> {
+    this.commit();
     const archive = this.stmts.archive.get(account.domain, account.local)?.archive;
     const { filter, page, max } = query;
     if (archive === undefined) {
@@ -513,6 +607,7 @@ export class SqliteMamStore implements MamStore {
   }
 
   async ends(account: JID): Promise<ArchiveEnds | undefined> {
+    this.commit();
     const archive = this.stmts.archive.get(account.domain, account.local)?.archive;
     if (archive === undefined) return undefined;
     const first = this.pages.all.first.get(archive, NO_SEQ, LAST_SEQ);
@@ -525,12 +620,13 @@ export class SqliteMamStore implements MamStore {
   }
 
   async count(account: JID): Promise<number> {
+    this.commit();
     const archive = this.stmts.archive.get(account.domain, account.local)?.archive;
     return archive === undefined ? 0 : this.stmts.countAll.get(archive)!;
   }
 
   async ruleFor(account: JID, contact: JID): Promise<ContactRule> {
-    const row = this.stmts.archive.get(account.domain, account.local);
+    const row = this.archiveOf(account, false);
     if (!row) return { default: undefined, listing: undefined };
     const mode = isDefaultMode(row.default_mode ?? undefined) ? (row.default_mode as DefaultMode) : undefined;
     if (row.listed === 0) return { default: mode, listing: undefined };
@@ -551,20 +647,30 @@ export class SqliteMamStore implements MamStore {
   }
 
   async setPrefs(account: JID, prefs: ArchivePrefs): Promise<boolean> {
-    return this.setPrefsTx.immediate(account, prefs);
+    const done = this.setPrefsTx.immediate(account, prefs);
+    this.rows.delete(account.bare);
+    return done;
   }
 
   async expire(before: number, maxRows: number, cursor: number): Promise<ExpiryStep> {
+    this.commit();
+    // Expiry marks move: the next message reads them afresh.
+    this.rows.clear();
     return this.expireTx.immediate(Math.floor(before) * 1000, maxRows, cursor);
   }
 
+  /** The account's archive row, from the cache or the database; created on demand. */
   private archiveOf(account: JID, create: boolean): ArchiveRow | undefined {
+    const cached = this.rows.get(account.bare);
+    if (cached) return cached;
     const { domain, local } = account;
     let row = this.stmts.archive.get(domain, local);
-    if (row || !create) return row;
     // Only for an existing account: a message for a missing one is bounced, not archived.
-    if (this.stmts.createArchive.run(domain, local, domain, local).changes === 0) return undefined;
-    row = this.stmts.archive.get(domain, local);
+    if (!row && create && this.stmts.createArchive.run(domain, local, domain, local).changes > 0)
+      row = this.stmts.archive.get(domain, local);
+    if (!row) return undefined;
+    if (this.rows.size >= CACHED_ACCOUNTS) this.rows.clear();
+    this.rows.set(account.bare, row);
     return row;
   }
 
