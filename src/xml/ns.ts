@@ -12,6 +12,9 @@ export const NS = {
   TLS: 'urn:ietf:params:xml:ns:xmpp-tls',
   SASL: 'urn:ietf:params:xml:ns:xmpp-sasl',
   BIND: 'urn:ietf:params:xml:ns:xmpp-bind',
+  // XEP-0220 server dialback, and its stream feature (which announces dialback errors)
+  DIALBACK: 'jabber:server:dialback',
+  DIALBACK_FEATURE: 'urn:xmpp:features:dialback',
   // RFC 6121 (rosters, roster versioning, subscription pre-approval)
   ROSTER: 'jabber:iq:roster',
   ROSTER_VER: 'urn:xmpp:features:rosterver',
@@ -107,6 +110,16 @@ export const NS = {
   MUC_REQUEST: 'http://jabber.org/protocol/muc#request',
   MUC_REGISTER: 'http://jabber.org/protocol/muc#register',
   MUC_STABLE_ID: 'http://jabber.org/protocol/muc#stable_id',
+  // XEP-0410 (a disco feature of rooms)
+  MUC_SELF_PING: 'http://jabber.org/protocol/muc#self-ping-optimization',
+  // XEP-0421
+  OCCUPANT_ID: 'urn:xmpp:occupant-id:0',
+  // XEP-0425 and XEP-0424 (and the :0 forms over XEP-0422 fastening that older clients send)
+  MESSAGE_MODERATE: 'urn:xmpp:message-moderate:1',
+  MESSAGE_RETRACT: 'urn:xmpp:message-retract:1',
+  MESSAGE_MODERATE_0: 'urn:xmpp:message-moderate:0',
+  MESSAGE_RETRACT_0: 'urn:xmpp:message-retract:0',
+  FASTEN: 'urn:xmpp:fasten:0',
   // XEP-0352
   CSI: 'urn:xmpp:csi:0',
 } as const;

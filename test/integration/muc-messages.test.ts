@@ -31,11 +31,13 @@ import {
 
 /**
  * The canonical text of an element: attributes sorted, the client namespace left implicit, and
- * without the XEP-0359 stanza-id the recipient's archive adds to what it stores.
+ * without the XEP-0359 stanza-ids archives add and the XEP-0421 occupant-id of the room
+ * (muc-archive.test.ts and muc-modern.test.ts assert those).
  */
 function canon(el: XmlElement | string): string {
   if (typeof el === 'string') return el;
   if (el.name === 'stanza-id' && el.attrs.xmlns === 'urn:xmpp:sid:0') return '';
+  if (el.name === 'occupant-id' && el.attrs.xmlns === 'urn:xmpp:occupant-id:0') return '';
   const attrs = Object.keys(el.attrs)
     .filter((k) => !(k === 'xmlns' && el.attrs[k] === 'jabber:client'))
     .sort()

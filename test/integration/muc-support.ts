@@ -216,3 +216,86 @@ export function seen(client: TestClient, occupant: string): Promise<XmlElement> 
     (el) => el.name === 'presence' && el.attrs.from === occupant && el.attrs.type === undefined,
   );
 }
+
+export const MAM = 'urn:xmpp:mam:2';
+export const RSM = 'http://jabber.org/protocol/rsm';
+export const FORWARD = 'urn:xmpp:forward:0';
+export const SID = 'urn:xmpp:sid:0';
+export const OCCUPANT_ID = 'urn:xmpp:occupant-id:0';
+
+export interface ArchiveQuery {
+  fields?: Record<string, string | string[]>;
+  rsm?: { max?: number; after?: string; before?: string; index?: number };
+  flip?: boolean;
+}
+
+export interface ArchiveAnswer {
+  iq: XmlElement;
+  /** The <result/> messages of the query, in the order they came (all before the iq answer). */
+  results: XmlElement[];
+}
+
+/** Queries a room's archive (XEP-0313 §4) and collects the results. */
+export async function queryArchive(
+  client: TestClient,
+  room: string,
+  query: ArchiveQuery = {},
+): Promise<ArchiveAnswer> {
+  const queryid = nextId('q');
+  const children: XmlElement[] = [];
+  if (query.fields) children.push(submitForm(MAM, query.fields));
+  if (query.rsm) {
+    const { max, after, before, index } = query.rsm;
+    children.push(
+      xml(
+        'set',
+        { xmlns: RSM },
+        ...(max !== undefined ? [xml('max', {}, String(max))] : []),
+        ...(after !== undefined ? [xml('after', {}, after)] : []),
+        ...(before !== undefined ? [xml('before', {}, before)] : []),
+        ...(index !== undefined ? [xml('index', {}, String(index))] : []),
+      ),
+    );
+  }
+  if (query.flip) children.push(xml('flip-page', { xmlns: MAM }));
+  const answer = await iq(client, 'set', room, xml('query', { xmlns: MAM, queryid }, ...children));
+  const results = client.received.filter(
+    (el) => el.name === 'message' && el.getChild('result', MAM)?.attrs.queryid === queryid,
+  );
+  return { iq: answer, results };
+}
+
+/** The archived message inside a result. */
+export function forwardedOf(result: XmlElement): XmlElement {
+  return result.getChild('result', MAM)!.getChild('forwarded', FORWARD)!.getChild('message')!;
+}
+
+/** The archive ids of a query's results. */
+export function resultIds(answer: ArchiveAnswer): string[] {
+  return answer.results.map((m) => m.getChild('result', MAM)!.attrs.id!);
+}
+
+/** The body texts of a query's results. */
+export function resultBodies(answer: ArchiveAnswer): (string | null)[] {
+  return answer.results.map((m) => forwardedOf(m).getChildText('body'));
+}
+
+/** What <fin/> says: complete, and the RSM answer. */
+export function finOf(answer: ArchiveAnswer) {
+  expect(answer.iq.attrs.type, answer.iq.toString()).to.equal('result');
+  const fin = answer.iq.getChild('fin', MAM)!;
+  const set = fin.getChild('set', RSM)!;
+  const first = set.getChild('first');
+  return {
+    complete: fin.attrs.complete,
+    first: first?.getText(),
+    index: first?.attrs.index,
+    last: set.getChildText('last') ?? undefined,
+    count: set.getChildText('count') ?? undefined,
+  };
+}
+
+/** The stanza-id a room gave a message. */
+export function stanzaIdBy(message: XmlElement, by: string): string | undefined {
+  return message.getChildren('stanza-id', SID).find((s) => s.attrs.by === by)?.attrs.id;
+}

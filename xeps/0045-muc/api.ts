@@ -19,6 +19,10 @@ export interface MucApi {
   decorateOccupantStanza(handler: (event: OccupantStanzaEvent) => void): () => void;
   /** Features every room adds to its disco#info (urn:xmpp:mam:2, urn:xmpp:occupant-id:0…). */
   addRoomFeatures(features: (room: Room) => readonly string[]): () => void;
+  /** A persistent room was loaded at start (to bring its history back from an archive). */
+  roomLoaded(handler: (room: Room) => void): () => void;
+  /** A room is gone for good (to delete its archive). */
+  roomDiscarded(handler: (room: Room) => void): () => void;
   /** Requests to rooms' JIDs beside those of XEP-0045 (a MAM query, a retraction). */
   handleRoomIq(type: 'get' | 'set', ns: string, name: string, handler: RoomIqHandler): () => void;
 }

@@ -22,6 +22,12 @@ export interface RoomConfig extends RoomRules {
    * (presence.ts) and 170/171 when it changes. The room archive reads this flag.
    */
   readonly logging: boolean;
+  /**
+   * muc#roomconfig_enablearchiving: the room keeps a XEP-0313 archive of its messages
+   * (archive.ts), queried on its JID; for persistent rooms it also brings the history back
+   * after a restart.
+   */
+  readonly archiving: boolean;
   /** muc#roomconfig_maxusers: entries beyond it are refused (presence.ts); 0 for none. */
   readonly maxUsers: number;
   /** muc#roomconfig_publicroom: listed in the service's disco#items (disco.ts). */
@@ -58,6 +64,7 @@ export function defaultConfig(overrides: Partial<RoomConfig> = {}): RoomConfig {
     description: '',
     lang: '',
     logging: false,
+    archiving: true,
     changeSubject: false,
     allowInvites: false,
     allowPm: 'anyone',
@@ -125,6 +132,12 @@ export function configForm(config: RoomConfig, context: FormContext): Element {
       type: 'boolean',
       label: 'Enable Public Logging?',
       values: [bool(config.logging)],
+    },
+    {
+      var: 'muc#roomconfig_enablearchiving',
+      type: 'boolean',
+      label: 'Archive the Discussion (XEP-0313)?',
+      values: [bool(config.archiving)],
     },
     {
       var: 'muc#roomconfig_changesubject',
@@ -357,6 +370,7 @@ export function applyConfigForm(
     description: text('muc#roomconfig_roomdesc', current.description),
     lang: text('muc#roomconfig_lang', current.lang),
     logging: flag('muc#roomconfig_enablelogging', current.logging),
+    archiving: flag('muc#roomconfig_enablearchiving', current.archiving),
     changeSubject: flag('muc#roomconfig_changesubject', current.changeSubject),
     allowInvites: flag('muc#roomconfig_allowinvites', current.allowInvites),
     allowPm: choice('muc#roomconfig_allowpm', PM_POLICIES, current.allowPm),

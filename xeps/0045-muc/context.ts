@@ -47,6 +47,8 @@ export interface BroadcastEvent {
   readonly kind: 'message' | 'subject';
   readonly room: Room;
   readonly sender: Occupant;
+  /** The real full JID of the session that sent it. */
+  readonly real: JID;
   /**
    * The message as every occupant gets it, but for `to`. Before the broadcast, handlers may add
    * children (a XEP-0359 stanza-id, a XEP-0421 occupant-id); after it, they must not change it.
@@ -70,6 +72,8 @@ export interface RoomIqRequest {
   readonly from: JID;
   /** The requester's occupant, when it is in the room. */
   readonly occupant: Occupant | undefined;
+  /** Sends a message from the room's own JID (`from` set, `to` left out) to every occupant. */
+  broadcast(message: Element): void;
 }
 
 export type RoomIqHandler = (request: RoomIqRequest) => IqAnswer | Promise<IqAnswer>;
@@ -85,6 +89,10 @@ export class MucExtensions {
   readonly roomFeatures = new Set<(room: Room) => readonly string[]>();
   /** Requests to a room's JID by (type, namespace, name), beside the ones XEP-0045 defines. */
   readonly roomIq = new Map<string, RoomIqHandler>();
+  /** A persistent room was brought back from the store at start (before anyone enters). */
+  readonly roomLoaded = new Set<(room: Room) => void>();
+  /** A room is gone for good: destroyed, or temporary and empty. */
+  readonly roomDiscarded = new Set<(room: Room) => void>();
 
   static iqKey(type: 'get' | 'set', ns: string, name: string): string {
     return `${type} ${ns} ${name}`;

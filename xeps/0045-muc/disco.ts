@@ -22,7 +22,8 @@ export function serviceInfo(name: string, node: string | undefined): Element {
     'query',
     { xmlns: NS.DISCO_INFO },
     x('identity', { category: 'conference', type: 'text', name }),
-    [NS.DISCO_INFO, NS.DISCO_ITEMS, NS.MUC, NS.MUC_STABLE_ID, NS.PING, NS.VCARD].map((v) =>
+    // XEP-0421 §3.4: occupant ids are on in every room, so the service says so too.
+    [NS.DISCO_INFO, NS.DISCO_ITEMS, NS.MUC, NS.MUC_STABLE_ID, NS.OCCUPANT_ID, NS.PING, NS.VCARD].map((v) =>
       x('feature', { var: v }),
     ),
   );
@@ -61,6 +62,8 @@ export function roomInfo(ctx: MucContext, room: Room, from: JID, node: string | 
     NS.REGISTER,
     NS.MUC_REQUEST,
     NS.VCARD,
+    NS.PING,
+    NS.MUC_SELF_PING,
     ...roomTypeFeatures(config),
   ];
   for (const extra of ctx.extensions.roomFeatures) features.push(...extra(room));

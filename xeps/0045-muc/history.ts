@@ -93,6 +93,14 @@ export class HistoryBuffer {
     }
   }
 
+  /** Replaces the stanza of every entry `match` picks (a retracted message by its tombstone). */
+  replace(match: (entry: HistoryEntry) => boolean, stanza: Element): void {
+    for (let i = 0; i < this.ring.length; i++) {
+      const entry = this.ring[i]!;
+      if (match(entry)) this.ring[i] = { stanza, at: entry.at };
+    }
+  }
+
   /** Oldest first. */
   entries(): HistoryEntry[] {
     return this.start === 0

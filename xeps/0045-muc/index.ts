@@ -16,6 +16,10 @@
 //   register.ts     registration with a room (§7.10); disco.ts service discovery (§6)
 //   vcard.ts        room avatars (XEP-0486); delivery.ts the groupchat fan-out
 //   store.ts        persistent rooms in SQLite; api.ts what other modules hook into
+// and the modern group chat, plugged in through the same extension points (context.ts):
+//   archive.ts      XEP-0313 room archives with XEP-0359 stanza ids; archive-store.ts in SQLite
+//   occupant-id.ts  XEP-0421 occupant ids; moderation.ts XEP-0425 moderated retraction
+//   service.ts      also answers XEP-0410 self-pings
 
 import { domainName } from '../../src/config/options.js';
 import {
@@ -31,8 +35,12 @@ import {
 import { defineModule } from '../../src/core/module.js';
 import { tryParseJID } from '../../src/jid.js';
 import type { MucApi } from './api.js';
+import { RoomArchiveFeature } from './archive.js';
+import { RoomArchives, serviceSecret } from './archive-store.js';
 import { defaultConfig } from './config.js';
 import { MucExtensions } from './context.js';
+import { ModerationFeature } from './moderation.js';
+import { installOccupantIds, OccupantIds } from './occupant-id.js';
 import { MucDomain } from './service.js';
 import { MUC_MIGRATIONS, SqliteMucStore } from './store.js';
 
@@ -114,6 +122,13 @@ const configSection = section({
     default_persistent: bool({ default: false, doc: 'New rooms outlive their last occupant.' }),
     default_members_only: bool({ default: false, doc: 'New rooms admit members only.' }),
     default_moderated: bool({ default: false, doc: 'New rooms give the unaffiliated no voice.' }),
+    default_archiving: bool({
+      default: true,
+      doc:
+        'New rooms keep a XEP-0313 archive of their messages (muc#roomconfig_enablearchiving), ' +
+        'which occupants can page through and which brings the history of persistent rooms back ' +
+        'after a restart; a temporary room loses its archive when it goes.',
+    }),
     default_whois: str({
       default: 'moderators',
       choices: ['moderators', 'anyone'] as const,
@@ -145,7 +160,11 @@ export default defineModule<ConfigOf<typeof configSection>>({
         'subject, vCard) in SQLite; multi-session nicknames; registration with open rooms (accepted at ' +
         'once: no approval by admins, §9.9); voice requests; iq pass-through to occupants. Left out, all ' +
         'MAY: paging of the room list (XEP-0059), out-of-room 101 notices, XEP-0033 ofrom in history, ' +
-        'nickname lockdown, presence probes of rooms. History is kept in memory and does not survive a restart',
+        'nickname lockdown, presence probes of rooms. Rooms with muc#roomconfig_enablearchiving (on by ' +
+        'default: muc.default_archiving) keep a XEP-0313 archive on their JID (urn:xmpp:mam:2 with ' +
+        '#extended: filters by occupant, real JID for those who may see it, time and ids; RSM paging; ' +
+        'flipped pages; metadata) and give each message a XEP-0359 stanza-id by the room; history on ' +
+        'entry of persistent archived rooms comes back from the archive after a restart',
       since: '0.1.0',
       tests: [
         'test/unit/muc-permissions.test.ts',
@@ -156,6 +175,7 @@ export default defineModule<ConfigOf<typeof configSection>>({
         'test/integration/muc-messages.test.ts',
         'test/integration/muc-moderation.test.ts',
         'test/integration/muc-persistence.test.ts',
+        'test/integration/muc-archive.test.ts',
       ],
     },
     {
@@ -183,6 +203,13 @@ export default defineModule<ConfigOf<typeof configSection>>({
     const config = ctx.config;
     const store = new SqliteMucStore(ctx.server.db);
     const extensions = new MucExtensions();
+    // Occupant ids first: the archive keeps messages as broadcast, ids and all.
+    const occupantIds = new OccupantIds(serviceSecret(ctx.server.db, 'occupant-ids', 32));
+    installOccupantIds(extensions, occupantIds);
+    const archives = new RoomArchives(ctx.server.db, ctx.log.child({ part: 'archive' }));
+    const archive = new RoomArchiveFeature(archives, ctx.server.router, ctx.log);
+    archive.install(extensions);
+    new ModerationFeature(archive, occupantIds, Date.now).install(extensions);
     const admins = new Set(config.admins);
     const defaults = defaultConfig({
       public: config.default_public,
@@ -191,6 +218,7 @@ export default defineModule<ConfigOf<typeof configSection>>({
       moderated: config.default_moderated,
       whois: config.default_whois,
       historyLength: config.history_length,
+      archiving: config.default_archiving,
     });
     const limits = {
       maxUsers: config.max_occupants,
@@ -220,6 +248,7 @@ export default defineModule<ConfigOf<typeof configSection>>({
     });
     ctx.hook('server/stopping', () => {
       for (const service of services) service.shutdown();
+      archives.flush();
     });
 
     const registered = <T>(set: Set<T>, value: T) => {
@@ -237,6 +266,8 @@ export default defineModule<ConfigOf<typeof configSection>>({
       afterBroadcast: (handler) => registered(extensions.afterBroadcast, handler),
       decorateOccupantStanza: (handler) => registered(extensions.occupantStanza, handler),
       addRoomFeatures: (features) => registered(extensions.roomFeatures, features),
+      roomLoaded: (handler) => registered(extensions.roomLoaded, handler),
+      roomDiscarded: (handler) => registered(extensions.roomDiscarded, handler),
       handleRoomIq: (type, ns, name, handler) => {
         const key = MucExtensions.iqKey(type, ns, name);
         if (extensions.roomIq.has(key)) throw new Error(`a room iq handler for ${key} is already registered`);

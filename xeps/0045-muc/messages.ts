@@ -95,14 +95,14 @@ export function handleGroupchat(ctx: MucContext, room: Room, event: StanzaEvent)
     );
     return;
   }
-  if (isSubjectChange(stanza)) return changeSubject(ctx, room, sender, stanza);
+  if (isSubjectChange(stanza)) return changeSubject(ctx, room, sender, from, stanza);
   if (!rolePermits(sender.role, 'send-groupchat', room.config)) {
     refuse(ctx, room, stanza, new StanzaError('forbidden', 'you have no voice in this room'));
     return;
   }
   const message = reflected(ctx, sender, stanza);
   const at = ctx.now();
-  broadcast(ctx, room, { kind: 'message', room, sender, message, at });
+  broadcast(ctx, room, { kind: 'message', room, sender, real: from, message, at });
   if (hasBody(message)) room.history.push({ stanza: message, at });
 }
 
@@ -124,7 +124,13 @@ function removeGhosts(ctx: MucContext, room: Room, gone: ReadonlyArray<{ jid: JI
 }
 
 /** §8.1: a subject change, by a moderator or (muc#roomconfig_changesubject) a participant. */
-async function changeSubject(ctx: MucContext, room: Room, sender: Occupant, stanza: Element): Promise<void> {
+async function changeSubject(
+  ctx: MucContext,
+  room: Room,
+  sender: Occupant,
+  real: JID,
+  stanza: Element,
+): Promise<void> {
   if (!rolePermits(sender.role, 'change-subject', room.config)) {
     refuse(ctx, room, stanza, new StanzaError('forbidden', 'you may not change the subject of this room'));
     return;
@@ -136,6 +142,7 @@ async function changeSubject(ctx: MucContext, room: Room, sender: Occupant, stan
     kind: 'subject',
     room,
     sender,
+    real,
     message: reflected(ctx, sender, stanza),
     at: subject.at,
   });
@@ -145,6 +152,11 @@ async function changeSubject(ctx: MucContext, room: Room, sender: Occupant, stan
 export function notifyOccupants(ctx: MucContext, room: Room, ...children: Element[]): void {
   const message = new Element('message', { from: room.jid.bare, type: 'groupchat', id: ctx.nextId() });
   for (const child of children) message.append(child);
+  sendFromRoom(ctx, room, message);
+}
+
+/** A message the room made (from its own JID, without `to`) to every occupant. */
+export function sendFromRoom(ctx: MucContext, room: Room, message: Element): void {
   removeGhosts(ctx, room, fanOut(ctx, room, message, room.jid));
 }
 

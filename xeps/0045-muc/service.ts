@@ -24,7 +24,7 @@ import { deliver } from './delivery.js';
 import { roomInfo, roomItems, serviceInfo, serviceItems } from './disco.js';
 import { formIn, readForm } from './forms.js';
 import { handleInvitations } from './invitations.js';
-import { handleError, handleGroupchat, handlePrivateMessage, refuse } from './messages.js';
+import { handleError, handleGroupchat, handlePrivateMessage, refuse, sendFromRoom } from './messages.js';
 import { ownerGet, ownerSet } from './owner.js';
 import { dismiss, handleOccupantPresence, refusePresence } from './presence.js';
 import { registerGet, registerSet } from './register.js';
@@ -137,6 +137,7 @@ export class MucDomain implements RoomObserver {
       room.subject = stored.subject;
       room.vcard = stored.vcard;
       this.rooms.set(room.name, room);
+      for (const handler of this.extensions.roomLoaded) handler(room);
     }
   }
 
@@ -293,6 +294,7 @@ export class MucDomain implements RoomObserver {
 
   private discard(room: Room): void {
     room.destroyed = true;
+    for (const handler of this.extensions.roomDiscarded) handler(room);
     if (this.rooms.get(room.name) === room) this.rooms.delete(room.name);
     const timer = this.lockTimers.get(room);
     if (timer !== undefined) {
@@ -371,7 +373,14 @@ export class MucDomain implements RoomObserver {
     const extension = this.extensions.roomIq.get(key);
     if (extension !== undefined)
       return this.answer(event, () =>
-        extension({ room, stanza, payload, from, occupant: room.occupantOf(from) }),
+        extension({
+          room,
+          stanza,
+          payload,
+          from,
+          occupant: room.occupantOf(from),
+          broadcast: (message) => sendFromRoom(this.ctx, room, message),
+        }),
       );
     this.ctx.router.bounce(stanza, 'service-unavailable');
   }
@@ -428,6 +437,16 @@ export class MucDomain implements RoomObserver {
         stanza,
         new StanzaError(condition, 'only occupants may send requests to occupants'),
       );
+      return;
+    }
+    // XEP-0410 §3.2: a self-ping is answered by the room, not passed to another client.
+    if (
+      type === 'get' &&
+      sender.nick === to.resource &&
+      payload.localName === 'ping' &&
+      payload.getNS() === NS.PING
+    ) {
+      deliver(this.ctx, iqResult(stanza));
       return;
     }
     const target = room.occupantByNick(to.resource);

@@ -1,7 +1,7 @@
 // Persistent rooms (XEP-0045 §10.1.3 muc#roomconfig_persistentroom): the configuration,
 // subject, affiliations and vCard of every persistent room, so that a restart brings them
-// back. Temporary rooms are never written. Occupants and history are not kept: occupants
-// rejoin, and the history of a room is its archive's business.
+// back. Temporary rooms are never written. Occupants are not kept: occupants rejoin. The
+// history of a room is its archive's business (archive-store.ts, whose tables are here too).
 
 import type { Db } from '../../src/storage/db.js';
 import type { Migrations } from '../../src/storage/migrations.js';
@@ -44,6 +44,36 @@ export const MUC_MIGRATIONS: Migrations = {
       PRIMARY KEY (service, name),
       FOREIGN KEY (service, name) REFERENCES muc_rooms (service, name) ON DELETE CASCADE
     );
+    `,
+    // 2: room archives (XEP-0313, archive-store.ts): one per room, by (service, name) and not
+    // tied to muc_rooms, since temporary rooms have one too while they live. AUTOINCREMENT: a
+    // room created again gets a new archive number, so ids of the old archive name nothing.
+    // The secrets behind archive ids and occupant ids (XEP-0421), kept so both survive restarts.
+    `
+    CREATE TABLE muc_archives (
+      archive INTEGER PRIMARY KEY AUTOINCREMENT,
+      service TEXT NOT NULL,
+      name TEXT NOT NULL,
+      UNIQUE (service, name)
+    );
+
+    CREATE TABLE muc_archive_messages (
+      archive INTEGER NOT NULL REFERENCES muc_archives (archive) ON DELETE CASCADE,
+      seq INTEGER NOT NULL,
+      nick TEXT NOT NULL,
+      real_bare TEXT NOT NULL,
+      real_resource TEXT NOT NULL,
+      stanza TEXT NOT NULL,
+      PRIMARY KEY (archive, seq)
+    ) WITHOUT ROWID;
+
+    CREATE INDEX muc_archive_by_nick ON muc_archive_messages (archive, nick, seq);
+    CREATE INDEX muc_archive_by_real ON muc_archive_messages (archive, real_bare, seq);
+
+    CREATE TABLE muc_secrets (
+      name TEXT PRIMARY KEY,
+      secret BLOB NOT NULL
+    ) WITHOUT ROWID;
     `,
   ],
 };
