@@ -9,7 +9,7 @@
 // as A-labels).
 
 import type { SrvRecord } from 'node:dns';
-import { lookup as dnsLookup, resolveSrv as dnsResolveSrv } from 'node:dns/promises';
+import { Resolver as DnsResolver, lookup as dnsLookup, resolveSrv as dnsResolveSrv } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 
@@ -58,6 +58,32 @@ export const systemResolver: Resolver = {
     return all.map(({ address, family }) => ({ address, family: family === 6 ? 6 : 4 }));
   },
 };
+
+/**
+ * A resolver asking these DNS servers directly (`address` or `address:port`), bypassing the
+ * system's configuration and /etc/hosts: for a private DNS, and tests with their own server.
+ */
+export function dnsServerResolver(servers: string[]): Resolver {
+  const dns = new DnsResolver({ timeout: 2000, tries: 2 });
+  dns.setServers(servers);
+  const noRecords = <T>(err: unknown): T[] => {
+    if (NO_RECORDS.has((err as NodeJS.ErrnoException).code ?? '')) return [];
+    throw err;
+  };
+  return {
+    resolveSrv: (name) => dns.resolveSrv(name).catch(noRecords<SrvRecord>),
+    async lookup(host) {
+      const [v6, v4] = await Promise.all([
+        dns.resolve6(host).catch(noRecords<string>),
+        dns.resolve4(host).catch(noRecords<string>),
+      ]);
+      return [
+        ...v6.map((address) => ({ address, family: 6 as const })),
+        ...v4.map((address) => ({ address, family: 4 as const })),
+      ];
+    },
+  };
+}
 
 export interface ResolveOptions {
   resolver?: Resolver;

@@ -4,11 +4,13 @@ import type { SrvRecord } from 'node:dns';
 import { expect } from 'chai';
 import {
   dnsName,
+  dnsServerResolver,
   orderSrv,
   type ResolvedAddress,
   type Resolver,
   resolveServerTargets,
 } from '../../src/net/resolve.js';
+import { startTestDns, type TestDns } from '../helpers/test-dns.js';
 
 /** A resolver answering from a table; names without an entry have no records. */
 function fakeResolver(srv: Record<string, SrvRecord[] | Error>): Resolver & { queried: string[] } {
@@ -160,5 +162,53 @@ describe('dnsName', () => {
   it('lower-cases, strips the root dot and converts to A-labels', () => {
     expect(dnsName('Example.ORG.')).to.equal('example.org');
     expect(dnsName('例え.テスト')).to.equal('xn--r8jz45g.xn--zckzah');
+  });
+});
+
+describe('resolution over real DNS (a test server on loopback)', () => {
+  let dns: TestDns;
+
+  before(async () => {
+    dns = await startTestDns();
+    dns.set('_xmpp-server._tcp.example.test', [
+      { type: 'SRV', priority: 10, weight: 0, port: 15269, target: 'xmpp.example.test' },
+    ]);
+    dns.set('_xmpps-server._tcp.example.test', [
+      { type: 'SRV', priority: 5, weight: 0, port: 15270, target: 'tls.example.test' },
+    ]);
+    dns.set('xmpp.example.test', [
+      { type: 'A', address: '127.0.0.1' },
+      { type: 'AAAA', address: '::1' },
+    ]);
+    dns.set('v4only.example.test', [{ type: 'A', address: '192.0.2.7' }]);
+    dns.set('_xmpp-server._tcp.gone.test', [{ type: 'SRV', priority: 0, weight: 0, port: 0, target: '.' }]);
+  });
+
+  after(() => dns.stop());
+
+  it('reads SRV records of both services', async () => {
+    const resolver = dnsServerResolver([`127.0.0.1:${dns.port}`]);
+    expect(await resolveServerTargets('example.test', { resolver })).to.deep.equal([
+      { host: 'tls.example.test', port: 15270, directTls: true },
+      { host: 'xmpp.example.test', port: 15269, directTls: false },
+    ]);
+  });
+
+  it('falls back when the domain has no SRV records, and refuses a "." target', async () => {
+    const resolver = dnsServerResolver([`127.0.0.1:${dns.port}`]);
+    expect(await resolveServerTargets('nothing.test', { resolver })).to.deep.equal([
+      { host: 'nothing.test', port: 5269, directTls: false },
+    ]);
+    expect(await resolveServerTargets('gone.test', { resolver })).to.deep.equal([]);
+  });
+
+  it('looks up both address families, and an empty list for a name without addresses', async () => {
+    const resolver = dnsServerResolver([`127.0.0.1:${dns.port}`]);
+    expect(await resolver.lookup('xmpp.example.test')).to.deep.equal([
+      { address: '::1', family: 6 },
+      { address: '127.0.0.1', family: 4 },
+    ]);
+    expect(await resolver.lookup('v4only.example.test')).to.deep.equal([{ address: '192.0.2.7', family: 4 }]);
+    expect(await resolver.lookup('missing.test')).to.deep.equal([]);
   });
 });
