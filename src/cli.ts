@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { type BotConfig, runBot } from './bot/index.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { CoreConfig } from './config/options.js';
 import { AccountError, AccountService } from './core/accounts.js';
@@ -23,6 +24,7 @@ const USAGE = `usage: warbler <command> [--config FILE]
 
 commands:
   start                       run the server (SIGTERM/SIGINT stop it, SIGHUP reloads certificates)
+  bot                         run the AI assistant ([bot] section) as a component of a running server
   adduser JID                 create an account; the password is prompted
       --password-stdin        read the password from the first line of standard input
       --bulk FILE             create the accounts listed in FILE, one "jid password" per line
@@ -75,7 +77,9 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`warbler ${VERSION}\n`);
       return 0;
     case 'start':
-      return start(load());
+      return start(load(), configFile);
+    case 'bot':
+      return bot(load());
     case 'adduser':
       return withAccounts(load(), async (accounts) => {
         if (values.bulk !== undefined) {
@@ -119,9 +123,9 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function start(config: CoreConfig): Promise<number> {
+async function start(config: CoreConfig, configFile: string | undefined): Promise<number> {
   const log = createLogger({ level: config.log.level, format: config.log.format });
-  const server = await Server.start(config, { modules: BUILTIN_MODULES, log });
+  const server = await Server.start(config, { modules: BUILTIN_MODULES, log, configFile });
   const stop = (signal: string) => {
     log.info('signal received', { signal });
     server.stop().then(
@@ -145,6 +149,51 @@ async function start(config: CoreConfig): Promise<number> {
     server.stop().finally(() => process.exit(1));
   });
   // Keep running until a signal stops the server.
+  return new Promise<number>(() => {});
+}
+
+/**
+ * The assistant in a process of its own. Run by `warbler start` ([bot] enabled = true), it is
+ * told the listener's address and a secret made for this run in its environment, and stops when
+ * the server goes away (its IPC channel closes); run by hand, [bot] says where the server is.
+ */
+async function bot(config: CoreConfig): Promise<number> {
+  const log = createLogger({ level: config.log.level, format: config.log.format });
+  const supervised = process.send !== undefined;
+  let botConfig: BotConfig = config.bot;
+  let secret: string | undefined;
+  const host = process.env.WARBLER_BOT_SERVER_HOST;
+  const port = Number.parseInt(process.env.WARBLER_BOT_SERVER_PORT ?? '', 10);
+  if (supervised && host !== undefined && Number.isInteger(port)) {
+    botConfig = { ...botConfig, server_host: host, server_port: port };
+    // The secret made for this run, over any bot.secret_file meant for running it by hand.
+    secret = process.env.WARBLER_BOT_SECRET;
+  }
+  const handle = await runBot({
+    config: botConfig,
+    serverDomain: config.hosts[0]!,
+    dataDir: config.data_dir,
+    secret,
+    log,
+  });
+  process.stdout.write(`warbler bot: ${handle.jid} is online\n`);
+  let stopping = false;
+  const stop = (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping the assistant', { why });
+    handle.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error('error while stopping the assistant', { error: err });
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  if (supervised) process.once('disconnect', () => stop('the server went away'));
+  process.on('unhandledRejection', (reason) => log.error('unhandled promise rejection', { error: reason }));
   return new Promise<number>(() => {});
 }
 
@@ -303,5 +352,5 @@ main(process.argv.slice(2)).then(
 function isOperatorError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   if (String((err as NodeJS.ErrnoException).code ?? '').startsWith('ERR_PARSE_ARGS')) return true;
-  return ['StorageError', 'CertificateError', 'ListenError'].includes(err.name);
+  return ['StorageError', 'CertificateError', 'ListenError', 'BotError'].includes(err.name);
 }

@@ -1,12 +1,16 @@
 // The server: composes config → storage → certificates → router and sessions → modules →
 // listeners, and takes them apart again in the reverse order on stop.
 
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type net from 'node:net';
 import { join } from 'node:path';
 import type tls from 'node:tls';
-import type { CoreConfig } from './config/options.js';
+import { fileURLToPath } from 'node:url';
+import { BotSupervisor } from './bot/supervisor.js';
+import { assistantDomain, type CoreConfig } from './config/options.js';
 import { AccountService } from './core/accounts.js';
+import { ComponentRegistry, readComponentSecret } from './core/components.js';
 import { DiscoRegistry } from './core/disco.js';
 import { StreamError } from './core/errors.js';
 import { Hooks } from './core/hooks.js';
@@ -22,6 +26,7 @@ import { SqliteAccountStore } from './storage/accounts.js';
 import { type Db, openDatabase } from './storage/db.js';
 import { type C2SEnvironment, C2SStream } from './streams/c2s.js';
 import type { BoundSession, ResumableSessions, SessionEnvironment } from './streams/client-session.js';
+import { type ComponentEnvironment, ComponentStream } from './streams/component.js';
 import { type CertificateFiles, CertificateStore } from './tls/store.js';
 
 export const VERSION: string = (
@@ -52,12 +57,22 @@ export interface ServerOptions {
   /** Modules to load (those named in modules.disabled are skipped). */
   modules: readonly ModuleDefinition<unknown>[];
   log?: Logger;
+  /**
+   * The file the config was loaded from: with [bot] enabled = true, the supervised assistant
+   * (`warbler bot --config FILE`) reads its section from it.
+   */
+  configFile?: string;
 }
 
 export interface ListeningAddresses {
   c2s: BoundAddress[];
   c2sDirectTls: BoundAddress[];
+  /** Empty unless a component is configured or the assistant enabled. */
+  component: BoundAddress[];
 }
+
+/** What a component stream has to authenticate in before it is closed. */
+const COMPONENT_HANDSHAKE_MS = 30_000;
 
 export class Server implements ServerContext {
   readonly version = VERSION;
@@ -70,7 +85,8 @@ export class Server implements ServerContext {
   readonly router: Router;
   readonly accounts: AccountService;
   readonly log: Logger;
-  readonly listening: ListeningAddresses = { c2s: [], c2sDirectTls: [] };
+  readonly listening: ListeningAddresses = { c2s: [], c2sDirectTls: [], component: [] };
+  readonly components: ComponentRegistry;
 
   private readonly streams = new Set<C2SStream>();
   /** Client sessions that may be resumed (XEP-0198), by SM-ID. */
@@ -85,6 +101,10 @@ export class Server implements ServerContext {
   private readonly c2sLog: Logger;
   private readonly c2sAdmitted: C2SEnvironment;
   private readonly c2sRefused: C2SEnvironment;
+  private readonly componentStreams = new Set<ComponentStream>();
+  private readonly componentEnv: ComponentEnvironment;
+  /** The assistant's process, when [bot] enabled = true. */
+  private bot: { supervisor: BotSupervisor | undefined; secret: string; domain: string } | undefined;
 
   private constructor(
     readonly config: CoreConfig,
@@ -126,6 +146,14 @@ export class Server implements ServerContext {
     };
     this.c2sAdmitted = this.c2sEnvironment(true, sessions);
     this.c2sRefused = this.c2sEnvironment(false, sessions);
+    this.components = new ComponentRegistry(this.router, this.disco, log.child({ component: 'components' }));
+    this.componentEnv = {
+      components: this.components,
+      router: this.router,
+      limits: { maxStanzaBytes: config.c2s.max_stanza_bytes, maxDepth: config.c2s.max_depth },
+      handshakeTimeoutMs: COMPONENT_HANDSHAKE_MS,
+      onGone: (stream) => this.componentStreams.delete(stream),
+    };
     // A deleted account's sessions end at once: the credentials they authenticated with
     // are gone (RFC 6120 §4.9.3.17).
     this.hooks.on('account/deleted', ({ jid }) => {
@@ -143,8 +171,11 @@ export class Server implements ServerContext {
     const server = new Server(config, db, certificates, log);
     try {
       await certificates.load();
+      // Before the modules, so that a component domain a module also wants is reported as such.
+      server.allowComponents();
       await server.loadModules(options.modules, config as unknown as Record<string, unknown>);
       await server.listen();
+      server.superviseBot(options.configFile);
     } catch (err) {
       await server.stop();
       throw err;
@@ -182,6 +213,65 @@ export class Server implements ServerContext {
         (socket) => this.accept(socket),
       );
     }
+    await this.listenForComponents();
+  }
+
+  /** The configured components, and the assistant with a secret made for this run. */
+  private allowComponents(): void {
+    for (const [domain, entry] of Object.entries(this.config.components))
+      this.components.allow(domain, readComponentSecret(domain, entry), entry.name);
+    if (this.config.bot.enabled) {
+      const domain = assistantDomain(this.config);
+      const secret = randomBytes(24).toString('base64url');
+      this.components.allow(domain, secret, 'Warbler assistant');
+      this.bot = { supervisor: undefined, secret, domain };
+    }
+  }
+
+  /** The component listener, only when some component may connect. */
+  private async listenForComponents(): Promise<void> {
+    if (this.components.domains().length === 0) return;
+    const { component } = this.config;
+    const listener = new Listener('component', this.log);
+    this.listeners.push(listener);
+    const log = this.log.child({ stream: 'component' });
+    this.listening.component = await listener.listenTcp(
+      { addresses: component.addresses, port: component.port },
+      (socket) => {
+        tuneSocket(socket);
+        const stream = new ComponentStream(socket, this.componentEnv, log);
+        this.componentStreams.add(stream);
+        if (this.stopping) stream.fail(new StreamError('system-shutdown'));
+      },
+    );
+  }
+
+  /** [bot] enabled = true: runs `warbler bot` as a child process, restarted when it dies. */
+  private superviseBot(configFile: string | undefined): void {
+    const bot = this.bot;
+    if (!bot) return;
+    if (configFile === undefined)
+      throw new Error('bot.enabled = true needs a config file: start the server with --config FILE');
+    const bound = this.listening.component[0]!;
+    // A wildcard address is reached through loopback.
+    const host = bound.address === '0.0.0.0' ? '127.0.0.1' : bound.address === '::' ? '::1' : bound.address;
+    bot.supervisor = new BotSupervisor({
+      module: fileURLToPath(new URL('./cli.js', import.meta.url)),
+      args: ['bot', '--config', configFile],
+      env: {
+        ...process.env,
+        WARBLER_BOT_SECRET: bot.secret,
+        WARBLER_BOT_SERVER_HOST: host,
+        WARBLER_BOT_SERVER_PORT: String(bound.port),
+      },
+      log: this.log.child({ component: 'bot-supervisor' }),
+    });
+    bot.supervisor.start();
+  }
+
+  /** The assistant's supervisor, when [bot] enabled = true (for tests and status). */
+  get botSupervisor(): BotSupervisor | undefined {
+    return this.bot?.supervisor;
   }
 
   private accept(socket: net.Socket | tls.TLSSocket): void {
@@ -257,11 +347,14 @@ export class Server implements ServerContext {
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
     // net.Server.close() settles only once every connection is gone, so it is awaited last.
     const listenersClosed = Promise.all(this.listeners.map((l) => l.close()));
+    // The assistant says goodbye while its component stream is still up.
+    await this.bot?.supervisor?.stop();
     await this.hooks.notify('server/stopping', {});
-    const streams = [...this.streams];
+    const streams = [...this.streams, ...this.componentStreams];
     for (const stream of streams) stream.fail(new StreamError('system-shutdown', 'the server is stopping'));
-    await waitUntil(() => this.streams.size === 0, 2_000);
+    await waitUntil(() => this.streams.size === 0 && this.componentStreams.size === 0, 2_000);
     for (const stream of this.streams) stream.destroy();
+    for (const stream of this.componentStreams) stream.destroy();
     // Sessions waiting for their clients to resume end now; what they held goes offline.
     for (const session of [...this.sessions.all()]) session.close(new StreamError('system-shutdown'));
     await listenersClosed;

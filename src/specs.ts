@@ -63,6 +63,23 @@ export const CORE_SPECS: readonly SpecDeclaration[] = [
     tests: ['test/integration/c2s.test.ts'],
   },
   {
+    spec: { xep: 114 },
+    title: 'Jabber Component Protocol',
+    version: '1.6',
+    status: 'partial',
+    note:
+      'the accept method (jabber:component:accept), on a loopback listener by default; one secret per ' +
+      'component domain; host-unknown, not-authorized, and conflict for a second connection (the new one ' +
+      'is refused); no stream features; invalid-from for a stanza from outside the domain; the connect ' +
+      'method (the server dialing out) is not implemented',
+    since: '0.1.0',
+    tests: [
+      'test/integration/component.test.ts',
+      'test/integration/component-slixmpp.test.ts',
+      'test/unit/component.test.ts',
+    ],
+  },
+  {
     spec: { xep: 198 },
     title: 'Stream Management',
     version: '1.6.3',

@@ -2,6 +2,7 @@
 // sections beside their code and hand them to loadConfig.
 
 import { isIP } from 'node:net';
+import { botSchema } from '../bot/config.js';
 import { prepareDomainpart } from '../jid.js';
 import { bool, type ConfigOf, type ItemRule, int, path, section, str, strList, table } from './schema.js';
 
@@ -182,6 +183,135 @@ const c2s = section({
   },
 });
 
+const s2sRoute = section({
+  doc:
+    'A fixed place to reach one remote domain, used instead of DNS: for private deployments, ' +
+    'and tests that run two servers on one machine.',
+  fields: {
+    host: str({ default: '', doc: 'Host name or IP address of the server for that domain.' }),
+    port: int({ default: 5269, min: 1, max: 65535, doc: 'Its server-to-server port.' }),
+    direct_tls: bool({
+      default: false,
+      doc: 'Whether that port starts with TLS (XEP-0368) rather than offering STARTTLS.',
+    }),
+  },
+  check(route) {
+    if (route.host === '')
+      return { at: ['host'], message: 'is missing — add the host name or address to connect to' };
+    return undefined;
+  },
+});
+
+const s2s = section({
+  doc: 'Server-to-server connections: federation with other XMPP servers (RFC 6120, XEP-0220, XEP-0178).',
+  fields: {
+    enabled: bool({
+      default: true,
+      doc: 'Federate: accept connections from other servers and connect to them for stanzas to their users.',
+    }),
+    addresses: strList({
+      default: ['0.0.0.0', '::'],
+      minItems: 1,
+      unique: true,
+      item: ipAddress,
+      doc: 'IP addresses to listen on for other servers.',
+    }),
+    port: int({
+      default: 5269,
+      min: 0,
+      max: 65535,
+      doc: 'TCP port for server connections that upgrade with STARTTLS; 0 picks any free port (for tests).',
+    }),
+    direct_tls: bool({
+      default: true,
+      doc: 'Also listen for direct TLS server connections (XEP-0368), advertised with _xmpps-server SRV records.',
+    }),
+    direct_tls_port: int({
+      default: 5270,
+      min: 0,
+      max: 65535,
+      doc: 'TCP port for direct TLS server connections; 0 picks any free port (for tests).',
+    }),
+    require_encryption: bool({
+      default: true,
+      doc: 'Require TLS on every server connection, both ways; a peer that cannot do TLS is refused.',
+    }),
+    secure_auth: bool({
+      default: false,
+      doc:
+        'Accept only peers that prove their domain with a certificate from a trusted CA (SASL EXTERNAL, ' +
+        'XEP-0178) and never use dialback; servers with self-signed certificates cannot federate then.',
+    }),
+    ca_file: path({
+      example: '/etc/warbler/extra-ca.pem',
+      doc: 'PEM file of CA certificates trusted for peer certificates, besides the system ones.',
+    }),
+    allow: strList({
+      default: [],
+      unique: true,
+      item: domainName,
+      doc: 'When not empty, the only remote domains this server federates with.',
+    }),
+    deny: strList({
+      default: [],
+      unique: true,
+      item: domainName,
+      doc: 'Remote domains this server never federates with.',
+    }),
+    routes: table(s2sRoute, { key: domainName, exampleKey: 'example.net' }),
+    connect_timeout: int({
+      default: 10,
+      min: 1,
+      max: 300,
+      unit: 'seconds',
+      doc: 'How long one TCP connection attempt to a remote server may take.',
+    }),
+    auth_timeout: int({
+      default: 60,
+      min: 5,
+      max: 3600,
+      unit: 'seconds',
+      doc:
+        'How long a server connection may take to be authenticated, both ways; stanzas waiting for an ' +
+        'outgoing one are then returned with remote-server-timeout.',
+    }),
+    idle_timeout: int({
+      default: 600,
+      min: 1,
+      max: 86400,
+      unit: 'seconds',
+      doc: 'An outgoing server connection that has carried nothing this long is closed.',
+    }),
+    queue_limit: int({
+      default: 500,
+      min: 1,
+      max: 100000,
+      doc: 'Stanzas held for a remote domain while its connection comes up; more are returned with an error.',
+    }),
+    max_stanza_bytes: int({
+      default: 262144,
+      min: 10000,
+      max: 16777216,
+      unit: 'bytes',
+      doc: 'The largest stanza accepted from another server; a larger one closes its connection.',
+    }),
+    dialback_secret: str({
+      default: '',
+      doc:
+        'The secret dialback keys are made from (XEP-0185). Empty: one is generated and kept in ' +
+        'data_dir/s2s-dialback-secret. Set the same one on every node of a cluster.',
+    }),
+  },
+  check(s2s) {
+    if (s2s.direct_tls && s2s.port !== 0 && s2s.port === s2s.direct_tls_port)
+      return { at: ['direct_tls_port'], message: `must differ from s2s.port (both are ${s2s.port})` };
+    for (const domain of s2s.allow)
+      if (s2s.deny.includes(domain))
+        return { at: ['deny'], message: `names ${domain}, which s2s.allow names too — keep it in one list` };
+    return undefined;
+  },
+});
+
 const hostCertificate = section({
   doc:
     'A certificate for one host or one of its subdomains (a MUC or upload service), ' +
@@ -241,6 +371,68 @@ const auth = section({
   },
 });
 
+const component = section({
+  doc:
+    'The listener for components (XEP-0114): bots and gateways that serve a domain of their own. It is ' +
+    'opened only when [components] names at least one component or the assistant is enabled ([bot]).',
+  fields: {
+    addresses: strList({
+      default: ['127.0.0.1', '::1'],
+      minItems: 1,
+      unique: true,
+      item: ipAddress,
+      doc:
+        'IP addresses to listen on for components. Loopback by default: a component speaks for its whole ' +
+        'domain, so only expose this port to machines you trust.',
+    }),
+    port: int({
+      default: 5347,
+      min: 0,
+      max: 65535,
+      doc: 'TCP port for component connections; 0 picks any free port (for tests).',
+    }),
+  },
+});
+
+const externalComponent = section({
+  doc:
+    'A component allowed to connect (XEP-0114), keyed by the domain it serves: it authenticates with the ' +
+    'secret given here, then receives every stanza for that domain and may send from any address at it. ' +
+    'Give the secret with exactly one of secret_file, secret_env or secret.',
+  fields: {
+    secret_file: path({
+      example: '/etc/warbler/bot.example.org.secret',
+      doc: 'A file holding the shared secret (surrounding whitespace is ignored). Keep it readable only by Warbler.',
+    }),
+    secret_env: str({
+      default: '',
+      doc: 'The name of an environment variable holding the shared secret.',
+    }),
+    secret: str({
+      default: '',
+      doc:
+        'The shared secret itself. Discouraged: configuration files get copied, shared and committed; ' +
+        'prefer secret_file or secret_env.',
+    }),
+    name: str({
+      default: '',
+      doc: 'The name shown for the component in service discovery (the disco#items of its host).',
+    }),
+  },
+  check(entry) {
+    const given = [
+      entry.secret_file !== undefined && 'secret_file',
+      entry.secret_env !== '' && 'secret_env',
+      entry.secret !== '' && 'secret',
+    ].filter((name) => name !== false);
+    if (given.length === 0)
+      return { at: ['secret_file'], message: 'is missing: set one of secret_file, secret_env or secret' };
+    if (given.length > 1)
+      return { at: [given[1]!], message: `must not be set together with ${given[0]}: keep one of them` };
+    return undefined;
+  },
+});
+
 const modules = section({
   doc: 'Extension modules.',
   fields: {
@@ -267,9 +459,13 @@ export const coreSchema = section({
     }),
     log,
     c2s,
+    s2s,
     tls,
     auth,
     modules,
+    component,
+    components: table(externalComponent, { key: domainName, exampleKey: 'bot.example.org' }),
+    bot: botSchema,
   },
   check(config) {
     for (const name of Object.keys(config.tls.hosts))
@@ -280,8 +476,34 @@ export const coreSchema = section({
             `names neither one of hosts nor a subdomain of one (hosts = [${config.hosts.map((h) => JSON.stringify(h)).join(', ')}]) ` +
             '— add the domain to hosts, or remove this table',
         };
+    for (const name of Object.keys(config.components))
+      if (config.hosts.includes(name))
+        return {
+          at: ['components', name],
+          message: 'is one of hosts: a component serves a domain of its own, such as bot.' + name,
+        };
+    if (config.bot.enabled) {
+      const domain = assistantDomain(config);
+      if (config.hosts.includes(domain))
+        return {
+          at: ['bot', 'component'],
+          message: `is one of hosts (${domain}); choose a domain of its own`,
+        };
+      if (domain in config.components)
+        return {
+          at: ['components', domain],
+          message:
+            'is the domain of the assistant, which warbler start runs itself (bot.enabled = true) with a ' +
+            'secret of its own: remove this table, or set bot.enabled = false and run warbler bot yourself',
+        };
+    }
     return undefined;
   },
 });
 
 export type CoreConfig = ConfigOf<typeof coreSchema>;
+
+/** The component domain of the assistant: bot.component, else ai.<the first host>. */
+export function assistantDomain(config: Pick<CoreConfig, 'hosts' | 'bot'>): string {
+  return config.bot.component === '' ? `ai.${config.hosts[0]}` : config.bot.component.toLowerCase();
+}

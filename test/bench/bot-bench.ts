@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { OpenAiBackend } from '../../src/bot/backends/openai.js';
 import { handshakeDigest } from '../../src/bot/component.js';
-import { botSchema, runBot } from '../../src/bot/index.js';
+import { runBot } from '../../src/bot/index.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Element } from '../../src/xml/element.js';
 import { StreamParser } from '../../src/xml/parser.js';
@@ -58,7 +58,7 @@ async function child(): Promise<void> {
   process.on('message', async (message: { type: string } & Partial<ChildStart>) => {
     if (message.type === 'start') {
       try {
-        const config = loadConfig({ text: message.toml! }, { bot: botSchema }).bot;
+        const config = loadConfig({ text: message.toml! }).bot;
         const handle = await runBot({
           config,
           serverDomain: DOMAIN,

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { xml } from '@xmpp/client';
 import { expect } from 'chai';
 import { importNodeLlamaCpp, openGgufBackend } from '../../src/bot/backends/gguf.js';
-import { type BotHandle, botSchema, runBot } from '../../src/bot/index.js';
+import { type BotHandle, runBot } from '../../src/bot/index.js';
 import { loadConfig } from '../../src/config/load.js';
 import { NS } from '../../src/xml/ns.js';
 import { connect } from '../helpers/client.js';
@@ -337,7 +337,7 @@ describe('the GGUF backend (node-llama-cpp) on a synthetic model', function () {
         '[bot.memory]',
         'persist = false',
       ].join('\n');
-      const config = loadConfig({ text: toml }, { bot: botSchema }).bot;
+      const config = loadConfig({ text: toml }).bot;
       bot = await runBot({ config, serverDomain: 'localhost', dataDir: dir, secret: prosody.secret });
       const alice = await connect({
         port: prosody.c2sPort,

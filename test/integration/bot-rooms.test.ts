@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type XmlElement, xml } from '@xmpp/client';
 import { expect } from 'chai';
-import { type BotHandle, botSchema, runBot } from '../../src/bot/index.js';
+import { type BotHandle, runBot } from '../../src/bot/index.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger, type LogLevel } from '../../src/log.js';
 import { NS } from '../../src/xml/ns.js';
@@ -55,7 +55,7 @@ describe('the AI assistant in group chats (Prosody MUC)', function () {
       `join = ["${lounge}"]`,
       ...extra,
     ].join('\n');
-    const config = loadConfig({ text: toml }, { bot: botSchema }).bot;
+    const config = loadConfig({ text: toml }).bot;
     const level = process.env.WARBLER_TEST_LOG as LogLevel | undefined;
     const seen = upcoming(alice)(
       (el) => el.name === 'presence' && el.attrs.from === occupant(lounge, 'assistant'),

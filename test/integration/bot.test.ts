@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type XmlElement, xml } from '@xmpp/client';
 import { expect } from 'chai';
-import { BotError, type BotHandle, botSchema, runBot } from '../../src/bot/index.js';
+import { BotError, type BotHandle, runBot } from '../../src/bot/index.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger, type Logger, type LogLevel } from '../../src/log.js';
 import { NS } from '../../src/xml/ns.js';
@@ -128,7 +128,7 @@ describe('the AI assistant against Prosody', function () {
   async function startBot(overrides: BotSettings = {}, secret = prosody.secret): Promise<BotHandle> {
     await bot?.stop();
     bot = undefined;
-    const config = loadConfig({ text: botToml(settings(overrides)) }, { bot: botSchema }).bot;
+    const config = loadConfig({ text: botToml(settings(overrides)) }).bot;
     bot = await runBot({ config, serverDomain: 'localhost', dataDir: dir, secret, log: testLog() });
     return bot;
   }
@@ -194,7 +194,7 @@ describe('the AI assistant against Prosody', function () {
     it('fails to start with a wrong secret, saying the server refused it', async () => {
       await bot?.stop();
       bot = undefined;
-      const config = loadConfig({ text: botToml(settings()) }, { bot: botSchema }).bot;
+      const config = loadConfig({ text: botToml(settings()) }).bot;
       const failure = await runBot({ config, serverDomain: 'localhost', dataDir: dir, secret: 'wrong' }).then(
         () => undefined,
         (err: unknown) => err,
@@ -205,10 +205,7 @@ describe('the AI assistant against Prosody', function () {
     });
 
     it('fails to start for a component name the server does not serve', async () => {
-      const config = loadConfig(
-        { text: botToml(settings({ bot: { component: 'nope.localhost' } })) },
-        { bot: botSchema },
-      ).bot;
+      const config = loadConfig({ text: botToml(settings({ bot: { component: 'nope.localhost' } })) }).bot;
       const failure = await runBot({
         config,
         serverDomain: 'localhost',

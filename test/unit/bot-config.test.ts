@@ -1,11 +1,10 @@
 // The [bot] config section: defaults and the precise errors for what an operator can get wrong.
 
 import { expect } from 'chai';
-import { botSchema } from '../../src/bot/config.js';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 
 function load(toml: string) {
-  return loadConfig({ text: toml }, { bot: botSchema }).bot;
+  return loadConfig({ text: toml }).bot;
 }
 
 function failure(toml: string): string {

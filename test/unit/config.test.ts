@@ -52,9 +52,32 @@ const DEFAULTS: CoreConfig = {
     resumption_timeout: 300,
     max_unacked: 1000,
   },
+  s2s: {
+    enabled: true,
+    addresses: ['0.0.0.0', '::'],
+    port: 5269,
+    direct_tls: true,
+    direct_tls_port: 5270,
+    require_encryption: true,
+    secure_auth: false,
+    ca_file: undefined,
+    allow: [],
+    deny: [],
+    routes: {},
+    connect_timeout: 10,
+    auth_timeout: 60,
+    idle_timeout: 600,
+    queue_limit: 500,
+    max_stanza_bytes: 262144,
+    dialback_secret: '',
+  },
   tls: { certificate: undefined, key: undefined, hosts: {} },
   auth: { scram_iterations: 4096 },
   modules: { disabled: [] },
+  component: { addresses: ['127.0.0.1', '::1'], port: 5347 },
+  components: {},
+  // The assistant's defaults are checked in bot-config.test.ts.
+  bot: loadConfig({}).bot,
 };
 
 describe('config', () => {
@@ -523,7 +546,7 @@ describe('config', () => {
           archive_dir: path({ default: 'muc', doc: 'Where exported room archives go.' }),
         },
       }),
-      bot: section({
+      llm: section({
         fields: {
           endpoint: str({ default: 'http://127.0.0.1:11434/v1', doc: 'Chat-completions endpoint.' }),
         },
@@ -539,7 +562,7 @@ describe('config', () => {
         admins: [],
         archive_dir: resolve('muc'),
       });
-      expect(config.bot.endpoint).to.equal('http://127.0.0.1:11434/v1');
+      expect(config.llm.endpoint).to.equal('http://127.0.0.1:11434/v1');
       expect(config.c2s.port).to.equal(5222);
     });
 
@@ -605,7 +628,7 @@ describe('config', () => {
           '# Where exported room archives go.',
           'archive_dir = "muc"',
           '',
-          '[bot]',
+          '[llm]',
           '# Chat-completions endpoint.',
           'endpoint = "http://127.0.0.1:11434/v1"',
           '',
