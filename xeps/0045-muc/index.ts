@@ -176,6 +176,7 @@ export default defineModule<ConfigOf<typeof configSection>>({
         'test/integration/muc-moderation.test.ts',
         'test/integration/muc-persistence.test.ts',
         'test/integration/muc-archive.test.ts',
+        'test/unit/muc-modern.test.ts',
       ],
     },
     {
@@ -186,6 +187,50 @@ export default defineModule<ConfigOf<typeof configSection>>({
       note: 'invitations go from user to user untouched; the service needs no part in them',
       since: '0.1.0',
       tests: ['test/integration/muc-messages.test.ts'],
+    },
+    {
+      spec: { xep: 410 },
+      title: "MUC Self-Ping (Schrödinger's Chat)",
+      version: '1.1.0',
+      status: 'complete',
+      note: 'a ping to the occupant’s own JID is answered by the room (muc#self-ping-optimization)',
+      since: '0.1.0',
+      tests: ['test/integration/muc-modern.test.ts'],
+    },
+    {
+      spec: { xep: 421 },
+      title: 'Occupant identifiers for semi-anonymous MUCs',
+      version: '1.0.1',
+      status: 'complete',
+      note:
+        'in every room (advertised by the service too): an HMAC of the room and the real bare JID under ' +
+        'a secret kept in the database, on presence, messages, history and archived messages; a ' +
+        'client’s own replaced',
+      since: '0.1.0',
+      tests: ['test/unit/muc-modern.test.ts', 'test/integration/muc-modern.test.ts'],
+    },
+    {
+      spec: { xep: 424 },
+      title: 'Message Retraction',
+      version: '0.4.2',
+      status: 'partial',
+      note:
+        'the retraction and tombstone elements of moderated retractions (XEP-0425); an occupant’s own ' +
+        'retraction passes through the room like any message, and the room archive keeps the original',
+      since: '0.1.0',
+      tests: ['test/unit/muc-modern.test.ts', 'test/integration/muc-modern.test.ts'],
+    },
+    {
+      spec: { xep: 425 },
+      title: 'Moderated Message Retraction',
+      version: '0.3.0',
+      status: 'complete',
+      note:
+        'in archived rooms, by stanza-id: the retraction goes to every occupant, the archive and the ' +
+        'history keep a tombstone; the 0.2 request (urn:xmpp:message-moderate:0 in XEP-0422 apply-to) ' +
+        'is accepted too, and announcements carry both forms',
+      since: '0.1.0',
+      tests: ['test/unit/muc-modern.test.ts', 'test/integration/muc-modern.test.ts'],
     },
     {
       spec: { xep: 486 },
