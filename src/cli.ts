@@ -176,7 +176,8 @@ async function bot(config: CoreConfig): Promise<number> {
     secret,
     log,
   });
-  process.stdout.write(`warbler bot: ${handle.jid} is online\n`);
+  // Run by hand, say so where the operator looks; supervised, the log line is enough.
+  if (!supervised) process.stdout.write(`warbler bot: ${handle.jid} is online\n`);
   let stopping = false;
   const stop = (why: string) => {
     if (stopping) return;

@@ -76,6 +76,7 @@ export const CORE_SPECS: readonly SpecDeclaration[] = [
     tests: [
       'test/integration/component.test.ts',
       'test/integration/component-slixmpp.test.ts',
+      'test/integration/component-bot.test.ts',
       'test/unit/component.test.ts',
     ],
   },
