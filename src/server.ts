@@ -23,6 +23,7 @@ import { AuthFailureThrottle, ConnectionCounter } from './core/throttle.js';
 import { createLogger, type Logger } from './log.js';
 import { type BoundAddress, Listener, tuneSocket } from './net/listener.js';
 import { SqliteAccountStore } from './storage/accounts.js';
+import { Federation } from './s2s/federation.js';
 import { type Db, openDatabase } from './storage/db.js';
 import { type C2SEnvironment, C2SStream } from './streams/c2s.js';
 import type { BoundSession, ResumableSessions, SessionEnvironment } from './streams/client-session.js';
@@ -88,6 +89,8 @@ export class Server implements ServerContext {
   readonly listening: ListeningAddresses = { c2s: [], c2sDirectTls: [], component: [] };
   readonly components: ComponentRegistry;
 
+  /** Server-to-server connections, when s2s.enabled. */
+  federation: Federation | undefined;
   private readonly streams = new Set<C2SStream>();
   /** Client sessions that may be resumed (XEP-0198), by SM-ID. */
   private readonly resumable: ResumableSessions = new Map();
@@ -214,6 +217,13 @@ export class Server implements ServerContext {
       );
     }
     await this.listenForComponents();
+    if (this.config.s2s.enabled)
+      this.federation = await Federation.start({
+        server: this,
+        config: this.config,
+        certificates: this.certificates,
+        log: this.log,
+      });
   }
 
   /** The configured components, and the assistant with a secret made for this run. */
@@ -328,6 +338,7 @@ export class Server implements ServerContext {
     if (ok) {
       const options = this.certificates.serverOptions(['xmpp-client']);
       for (const listener of this.listeners) listener.setSecureContext(options);
+      this.federation?.certificatesReloaded();
       this.log.info('certificates reloaded');
     }
     return ok;
@@ -350,11 +361,13 @@ export class Server implements ServerContext {
     // The assistant says goodbye while its component stream is still up.
     await this.bot?.supervisor?.stop();
     await this.hooks.notify('server/stopping', {});
+    const federationStopped = this.federation?.stop();
     const streams = [...this.streams, ...this.componentStreams];
     for (const stream of streams) stream.fail(new StreamError('system-shutdown', 'the server is stopping'));
     await waitUntil(() => this.streams.size === 0 && this.componentStreams.size === 0, 2_000);
     for (const stream of this.streams) stream.destroy();
     for (const stream of this.componentStreams) stream.destroy();
+    await federationStopped;
     // Sessions waiting for their clients to resume end now; what they held goes offline.
     for (const session of [...this.sessions.all()]) session.close(new StreamError('system-shutdown'));
     await listenersClosed;

@@ -169,6 +169,16 @@ export class CertificateStore {
     return channelBindings(socket, this.certificateFor(socket.servername || undefined).serverEndPoint);
   }
 
+  /**
+   * The PEM certificate chain and key served for a name (chosen as in contextFor): for TLS
+   * contexts that need more than the store's own, like server-to-server ones that also
+   * present the certificate as a client and trust extra CAs.
+   */
+  keyPairFor(servername: string | undefined): { cert: string; key: string } {
+    const { certPem, keyPem } = this.certificateFor(servername);
+    return { cert: certPem, key: keyPem };
+  }
+
   private certificateFor(servername: string | undefined): LoadedCertificate {
     const set = this.loaded();
     if (servername) {

@@ -151,6 +151,8 @@ export const warbler: ServerUnderTest = {
         'data_dir = "data"',
         '[log]',
         'level = "warn"',
+        '[s2s]',
+        'enabled = false',
         '[c2s]',
         'addresses = ["127.0.0.1"]',
         `port = ${ctx.port}`,

@@ -18,6 +18,10 @@ export interface TestServer {
   port: number;
   /** Port of the direct TLS listener. */
   tlsPort: number;
+  /** Port of the server-to-server STARTTLS listener (0 when s2s is disabled). */
+  s2sPort: number;
+  /** Port of the server-to-server direct TLS listener (0 when off). */
+  s2sTlsPort: number;
   domain: string;
   addUser(username: string, password: string, host?: string): Promise<void>;
   stop(): Promise<void>;
@@ -29,6 +33,8 @@ export interface TestServerOptions {
   extraToml?: string;
   /** Extra keys inside [c2s]. */
   c2s?: string;
+  /** Extra keys inside [s2s] (which listens on free loopback ports unless they set port / direct_tls_port). */
+  s2s?: string;
   /** Reuse a directory (for restart tests). */
   dir?: string;
 }
@@ -48,6 +54,12 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     'port = 0',
     'direct_tls_port = 0',
     options.c2s ?? '',
+    '[s2s]',
+    'addresses = ["127.0.0.1"]',
+    // Free ports unless the test names its own.
+    /^port\s*=/m.test(options.s2s ?? '') ? '' : 'port = 0',
+    /^direct_tls_port\s*=/m.test(options.s2s ?? '') ? '' : 'direct_tls_port = 0',
+    options.s2s ?? '',
     options.extraToml ?? '',
   ].join('\n');
   writeFileSync(configFile, toml);
@@ -62,6 +74,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     configFile,
     port: server.listening.c2s[0]!.port,
     tlsPort: server.listening.c2sDirectTls[0]?.port ?? 0,
+    s2sPort: server.federation?.listening.s2s[0]?.port ?? 0,
+    s2sTlsPort: server.federation?.listening.s2sDirectTls[0]?.port ?? 0,
     domain: hosts[0]!,
     addUser: (username, password, host = hosts[0]!) => server.accounts.create(jid(username, host), password),
     async stop() {

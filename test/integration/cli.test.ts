@@ -66,6 +66,11 @@ const BASE_TOML = [
   'data_dir = "data"',
   '[auth]',
   'scram_iterations = 4096',
+  // Federation on free loopback ports, so that servers started side by side never collide.
+  '[s2s]',
+  'addresses = ["127.0.0.1"]',
+  'port = 0',
+  'direct_tls_port = 0',
   '[c2s]',
   'addresses = ["127.0.0.1"]',
   'port = 0',

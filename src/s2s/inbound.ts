@@ -1,0 +1,560 @@
+// A server-to-server stream another server opened to us (we are the receiving server):
+// RFC 6120 §4 (streams; §4.7.1 `from`, §4.9.3 the stream errors), §5 (STARTTLS), §6 with
+// XEP-0178 (SASL EXTERNAL: the peer's certificate proves its domain), XEP-0220 (dialback: a
+// key the peer's authoritative server vouches for; §2.1.2 and §2.2 as receiving server, §2.3
+// as authoritative server answering <db:verify/>, §2.4 dialback errors), XEP-0344 §2.1.1
+// (a trusted certificate settles a dialback request at once), and §8.1.1 (every stanza's
+// `from` must be a domain this stream proved, its `to` one of ours).
+//
+// Life of a connection:
+//   header → features (STARTTLS) → TLS → header → features (EXTERNAL and/or dialback)
+//   → <auth mechanism='EXTERNAL'/> → <success/> → header → features, or <db:result/> …
+//   → stanzas for the domain pairs proved.
+// Direct TLS (XEP-0368) starts at the second header. A stream carries stanzas one way only:
+// what we send back goes over our own outgoing connection.
+
+import { TLSSocket } from 'node:tls';
+import { StanzaError, type StanzaErrorCondition, StreamError } from '../core/errors.js';
+import type { StanzaEvent } from '../core/hooks.js';
+import type { ServerContext } from '../core/module.js';
+import { randomId } from '../core/random-id.js';
+import type { Session } from '../core/session.js';
+import { tryParseJID } from '../jid.js';
+import type { Logger } from '../log.js';
+import { type AnySocket, XmlStream } from '../streams/xml-stream.js';
+import { peerCertificateVerified } from '../tls/verify.js';
+import { type Attrs, type Element, x } from '../xml/element.js';
+import { NS } from '../xml/ns.js';
+import type { StreamParserLimits } from '../xml/parser.js';
+import { isValidDialbackKey } from './dialback-key.js';
+import { domainOf, parseS2SHeader, s2sHeaderAttrs } from './header.js';
+import type { S2SPolicy } from './policy.js';
+import type { S2SStats } from './stats.js';
+import { type S2STls, settleClientAuthorization } from './tls.js';
+
+/** What asking the peer's authoritative server about a dialback key came to. */
+export type DialbackVerdict = 'valid' | 'invalid' | { error: StanzaErrorCondition };
+
+/** What an incoming server stream needs from the server around it. */
+export interface S2SInEnvironment {
+  server: ServerContext;
+  tls: S2STls;
+  policy: S2SPolicy;
+  /** The dialback secret (XEP-0185). */
+  secret: string;
+  stats: S2SStats;
+  authTimeoutMs: number;
+  limits: StreamParserLimits;
+  /** A domain stanzas may be addressed to here: a host, or a service (MUC, a component). */
+  isLocalDomain(domain: string): boolean;
+  /** Asks `remote`'s authoritative server whether it made `key` (XEP-0220 §2.1.2 step 3). */
+  verifyDialback(local: string, remote: string, streamId: string, key: string): Promise<DialbackVerdict>;
+  /** Called once when the stream is gone, so the listener can forget it. */
+  onGone(stream: S2SInStream): void;
+}
+
+const STANZAS = new Set(['message', 'presence', 'iq']);
+/** Failed SASL attempts before the stream is closed (RFC 6120 §6.4.5 lets us choose). */
+const MAX_SASL_FAILURES = 2;
+
+export class S2SInStream extends XmlStream implements Session {
+  readonly kind = 's2s' as const;
+  /** The id of the current stream (RFC 6120 §4.7.3): a fresh one per header. */
+  id = '';
+  /** Our domain the peer asked for in its first header. */
+  private local: string | undefined;
+  /** The domain the peer named in `from`, if it did. */
+  private peer: string | undefined;
+  private secure: boolean;
+  private handshaking = false;
+  private headerReceived = false;
+  private saslFailures = 0;
+  /** The prefix declarations of the peer's header but the stream's own (xmlns:db, usually). */
+  private headerPrefixes: Attrs = {};
+  /** The peer's domain proved by SASL EXTERNAL, once it is. */
+  private saslDomain: string | undefined;
+  /** The domain pairs proved: remote domain → our domains it may send to (RFC 6120 §8.1.1.1). */
+  private readonly proved = new Map<string, Set<string>>();
+  /** Dialback requests being verified, by "remote local", so a repeated one is not asked twice. */
+  private readonly verifying = new Set<string>();
+  private authTimer: NodeJS.Timeout | undefined;
+  /** Stanzas waiting while an earlier one is still being routed, so they keep their order. */
+  private queue: Array<[Element, string | undefined]> | undefined;
+  private busy = false;
+
+  constructor(
+    socket: AnySocket,
+    private readonly env: S2SInEnvironment,
+    log: Logger,
+  ) {
+    super(socket, log, env.limits);
+    this.secure = socket instanceof TLSSocket;
+    this.authTimer = setTimeout(() => {
+      if (this.proved.size === 0)
+        this.fail(new StreamError('connection-timeout', 'the stream was not authenticated in time'));
+    }, env.authTimeoutMs);
+    this.authTimer.unref();
+  }
+
+  /** Inbound streams carry stanzas one way; replies leave over our own connection. */
+  send(stanza: Element): void {
+    this.log.debug('stanza for an incoming server stream dropped', { kind: stanza.name });
+  }
+
+  /** The domains this stream has proved, for tests and diagnostics: "remote→local". */
+  get provedPairs(): string[] {
+    const out: string[] = [];
+    for (const [remote, locals] of this.proved) for (const local of locals) out.push(`${remote}→${local}`);
+    return out;
+  }
+
+  protected headerAttrs(): Attrs {
+    if (!this.headerReceived) this.id = randomId(12);
+    return s2sHeaderAttrs({ id: this.id, from: this.local, to: this.peer });
+  }
+
+  // ---- stream header (RFC 6120 §4.7, §4.8) ----
+
+  protected onHeader(name: string, attrs: Attrs): void {
+    const header = parseS2SHeader(name, attrs);
+    // Our header names the domain asked for even when the header earns an error (§4.9.1.2).
+    const to = domainOf(attrs.to);
+    if (this.local === undefined && to !== undefined && this.env.server.hosts.has(to)) this.local = to;
+    if (header instanceof StreamError) {
+      this.fail(header);
+      return;
+    }
+    if (header.to === undefined || !this.env.isLocalDomain(header.to)) {
+      this.fail(
+        new StreamError(
+          'host-unknown',
+          header.to === undefined ? 'the stream header has no valid "to"' : `${header.to} is not served here`,
+        ),
+      );
+      return;
+    }
+    if (this.local === undefined) this.local = header.to;
+    if (header.to !== this.local) {
+      this.fail(new StreamError('host-unknown', 'a restarted stream must be for the same domain'));
+      return;
+    }
+    // §4.7.1: a peer may leave `from` out; it then cannot use SASL EXTERNAL, only dialback.
+    if (header.from !== undefined) {
+      if (this.peer !== undefined && header.from !== this.peer) {
+        this.fail(new StreamError('invalid-from', 'a restarted stream must be from the same domain'));
+        return;
+      }
+      this.peer = header.from;
+    }
+    if (this.peer !== undefined && !this.env.policy.allows(this.peer)) {
+      this.fail(new StreamError('policy-violation', `this server does not federate with ${this.peer}`));
+      return;
+    }
+    this.headerPrefixes = {};
+    for (const key in attrs)
+      if (key.startsWith('xmlns:') && key !== 'xmlns:stream') this.headerPrefixes[key] = attrs[key]!;
+    this.id = randomId(12);
+    this.headerReceived = true;
+    this.sendHeader();
+    this.writeElement(this.features());
+  }
+
+  private features(): Element {
+    const features = x('stream:features');
+    const { policy } = this.env;
+    if (!this.secure) {
+      const starttls = features.c('starttls', { xmlns: NS.TLS });
+      if (policy.requireEncryption) {
+        starttls.c('required');
+        return features;
+      }
+    }
+    if (this.saslDomain === undefined && this.externalPossible()) {
+      features.c('mechanisms', { xmlns: NS.SASL }).c('mechanism').t('EXTERNAL');
+    }
+    // XEP-0220 §2.4.1: dialback, with graceful errors; offered after EXTERNAL too, for more
+    // domain pairs on this stream (RFC 6120 §8.1.1.1 multiplexing).
+    if (!policy.secureAuth) features.c('dialback', { xmlns: NS.DIALBACK_FEATURE }).c('errors');
+    return features;
+  }
+
+  /** XEP-0178 §2: EXTERNAL only for a peer whose certificate we trust for the domain it names. */
+  private externalPossible(): boolean {
+    return (
+      this.secure && this.peer !== undefined && peerCertificateVerified(this.socket as TLSSocket, this.peer)
+    );
+  }
+
+  // ---- elements ----
+
+  protected onElement(element: Element, ns: string | undefined): void {
+    if (this.closing || this.closed || !this.headerReceived) return;
+    if (this.busy) {
+      // Everything waits for the stanza being routed: a <db:result/> for a new pair that
+      // follows stanzas of another pair must not overtake them, nor stanzas each other.
+      this.queue ??= [];
+      this.queue.push([element, ns]);
+      if (this.queue.length === 64) this.socket.pause();
+      return;
+    }
+    this.process(element, ns);
+  }
+
+  private process(element: Element, ns: string | undefined): void {
+    if (ns === NS.SERVER && STANZAS.has(element.name)) this.routeStanza(element);
+    else this.negotiate(element, ns);
+  }
+
+  private negotiate(element: Element, ns: string | undefined): void {
+    const name = element.localName;
+    switch (ns) {
+      case NS.TLS:
+        if (name === 'starttls') {
+          this.startTls();
+          return;
+        }
+        break;
+      case NS.SASL:
+        if (name === 'auth') {
+          this.saslExternal(element);
+          return;
+        }
+        if (name === 'abort') {
+          this.saslFailure('aborted');
+          return;
+        }
+        break;
+      case NS.DIALBACK:
+        if (this.mustEncryptFirst()) return;
+        if (name === 'result' && element.attrs.type === undefined) {
+          this.dialbackRequest(element);
+          return;
+        }
+        if (name === 'verify' && element.attrs.type === undefined) {
+          this.answerVerify(element);
+          return;
+        }
+        break;
+    }
+    this.fail(
+      new StreamError(
+        'unsupported-stanza-type',
+        `<${element.name}${ns ? ` xmlns='${ns}'` : ''}> is not supported on this stream`,
+      ),
+    );
+  }
+
+  /** Nothing but STARTTLS happens on a plaintext stream when TLS is required. */
+  private mustEncryptFirst(): boolean {
+    if (this.secure || !this.env.policy.requireEncryption) return false;
+    this.fail(new StreamError('policy-violation', 'use STARTTLS first: this server requires encryption'));
+    return true;
+  }
+
+  // ---- STARTTLS (RFC 6120 §5) ----
+
+  private startTls(): void {
+    if (this.secure) {
+      // §5.4.2.2: a failure closes the stream and the TCP connection.
+      this.write(`<failure xmlns='${NS.TLS}'/>`);
+      this.terminate();
+      return;
+    }
+    // Anything pipelined after <starttls/> is plaintext we must not act on.
+    this.parser.stop();
+    this.write(`<proceed xmlns='${NS.TLS}'/>`);
+    this.flush();
+    const secure = new TLSSocket(this.socket, { isServer: true, ...this.env.tls.serverOptions(this.local) });
+    this.handshaking = true;
+    this.upgradeSocket(secure);
+    this.headerReceived = false;
+  }
+
+  protected override onSecure(): void {
+    if (!this.handshaking) return;
+    this.handshaking = false;
+    this.secure = true;
+    settleClientAuthorization(this.socket as TLSSocket);
+  }
+
+  override socketError(err: NodeJS.ErrnoException): void {
+    if (this.handshaking)
+      this.log.info('TLS handshake failed', { ip: this.remoteAddress, error: err.message });
+    else super.socketError(err);
+  }
+
+  // ---- SASL EXTERNAL (RFC 6120 §6, XEP-0178 §2) ----
+
+  private saslExternal(auth: Element): void {
+    if (this.saslDomain !== undefined) {
+      this.fail(new StreamError('policy-violation', 'already authenticated'));
+      return;
+    }
+    if (auth.attrs.mechanism !== 'EXTERNAL') {
+      this.saslFailure('invalid-mechanism');
+      return;
+    }
+    if (!this.secure) {
+      this.saslFailure('encryption-required');
+      return;
+    }
+    const text = auth.text.trim();
+    let authzid: string;
+    try {
+      authzid = text === '' || text === '=' ? '' : Buffer.from(text, 'base64').toString('utf8');
+    } catch {
+      this.saslFailure('incorrect-encoding');
+      return;
+    }
+    // XEP-0178 §2 step 5: no authorization identity means the stream's `from`.
+    const claimed = authzid === '' ? this.peer : domainOf(authzid);
+    if (claimed === undefined || (this.peer !== undefined && claimed !== this.peer)) {
+      this.saslFailure('invalid-authzid');
+      return;
+    }
+    if (!peerCertificateVerified(this.socket as TLSSocket, claimed)) {
+      this.saslFailure('not-authorized');
+      return;
+    }
+    if (!this.env.policy.allows(claimed)) {
+      this.saslFailure('not-authorized');
+      return;
+    }
+    this.saslDomain = claimed;
+    this.peer = claimed;
+    this.prove(claimed, this.local!);
+    this.env.stats.inboundExternal++;
+    this.write(`<success xmlns='${NS.SASL}'/>`);
+    this.log.info('server authenticated', {
+      remote: claimed,
+      local: this.local,
+      method: 'EXTERNAL',
+      ip: this.remoteAddress,
+    });
+    this.headerReceived = false;
+    this.restartStream();
+  }
+
+  private saslFailure(condition: string): void {
+    this.writeElement(x('failure', { xmlns: NS.SASL }, x(condition)));
+    if (condition === 'aborted') return;
+    this.log.info('server authentication failed', { condition, remote: this.peer, ip: this.remoteAddress });
+    if (++this.saslFailures >= MAX_SASL_FAILURES)
+      this.fail(new StreamError('policy-violation', 'too many failed authentication attempts'));
+  }
+
+  // ---- dialback as receiving server (XEP-0220 §2.1.2, §2.2.2, §2.4) ----
+
+  private dialbackRequest(request: Element): void {
+    const remote = domainOf(request.attrs.from);
+    const local = domainOf(request.attrs.to);
+    const key = request.text.trim();
+    if (remote === undefined || local === undefined) {
+      this.fail(new StreamError('improper-addressing', '<db:result/> needs a domain in "from" and in "to"'));
+      return;
+    }
+    const answer = (type: 'valid' | 'invalid' | StanzaError) =>
+      this.writeElement(
+        type instanceof StanzaError
+          ? x('db:result', { from: local, to: remote, type: 'error' }, type.toElement())
+          : x('db:result', { from: local, to: remote, type }),
+      );
+    // §2.4.2: refusals of one pair are not stream errors, the stream may carry other pairs.
+    if (!this.env.isLocalDomain(local)) {
+      answer(new StanzaError('item-not-found', `${local} is not served here`));
+      return;
+    }
+    if (this.env.policy.secureAuth) {
+      answer(new StanzaError('not-allowed', 'this server accepts only certificates (SASL EXTERNAL)'));
+      return;
+    }
+    if (!this.env.policy.allows(remote)) {
+      answer(new StanzaError('forbidden', `this server does not federate with ${remote}`));
+      return;
+    }
+    if (key === '') {
+      answer(new StanzaError('bad-request', 'the dialback key is missing'));
+      return;
+    }
+    if (this.proved.get(remote)?.has(local)) {
+      answer('valid');
+      return;
+    }
+    const pair = `${remote} ${local}`;
+    if (this.verifying.has(pair)) return;
+    // XEP-0344 §2.1.1: a certificate we trust for the domain proves it as well as a key would.
+    if (this.secure && peerCertificateVerified(this.socket as TLSSocket, remote)) {
+      this.dialbackDone(remote, local, 'valid', 'certificate');
+      return;
+    }
+    this.verifying.add(pair);
+    const streamId = this.id;
+    this.env
+      .verifyDialback(local, remote, streamId, key)
+      .catch((err: unknown): DialbackVerdict => {
+        this.log.error('dialback verification failed', { remote, local, error: err });
+        return { error: 'internal-server-error' };
+      })
+      .then((verdict) => {
+        this.verifying.delete(pair);
+        if (this.closing || this.closed) return;
+        this.dialbackDone(remote, local, verdict, 'dialback');
+      });
+  }
+
+  private dialbackDone(remote: string, local: string, verdict: DialbackVerdict, method: string): void {
+    if (typeof verdict === 'object') {
+      // §2.4: could not ask; not the peer's fault, and the stream goes on.
+      this.writeElement(
+        x(
+          'db:result',
+          { from: local, to: remote, type: 'error' },
+          new StanzaError(verdict.error).toElement(),
+        ),
+      );
+      return;
+    }
+    this.writeElement(x('db:result', { from: local, to: remote, type: verdict }));
+    if (verdict === 'valid') {
+      this.prove(remote, local);
+      this.env.stats.inboundDialback++;
+      this.log.info('server authenticated', { remote, local, method, ip: this.remoteAddress });
+      return;
+    }
+    this.log.warn('dialback key refused by the authoritative server', {
+      remote,
+      local,
+      ip: this.remoteAddress,
+    });
+    // §2.2.1 step 4: with no other pair proved, the stream ends.
+    if (this.proved.size === 0)
+      this.fail(
+        new StreamError('not-authorized', `the authoritative server of ${remote} did not vouch for you`),
+      );
+  }
+
+  private prove(remote: string, local: string): void {
+    let locals = this.proved.get(remote);
+    if (!locals) {
+      locals = new Set();
+      this.proved.set(remote, locals);
+    }
+    locals.add(local);
+    clearTimeout(this.authTimer);
+    this.authTimer = undefined;
+  }
+
+  // ---- dialback as authoritative server (XEP-0220 §2.3) ----
+
+  private answerVerify(request: Element): void {
+    const receiving = domainOf(request.attrs.from);
+    const originating = domainOf(request.attrs.to);
+    const id = request.attrs.id;
+    if (receiving === undefined || originating === undefined || id === undefined) {
+      this.fail(new StreamError('improper-addressing', '<db:verify/> needs "from", "to" and "id"'));
+      return;
+    }
+    const attrs = { from: originating, to: receiving, id };
+    if (!this.env.server.hosts.has(originating) && !this.env.isLocalDomain(originating)) {
+      this.writeElement(
+        x('db:verify', { ...attrs, type: 'error' }, new StanzaError('item-not-found').toElement()),
+      );
+      return;
+    }
+    const valid = isValidDialbackKey(this.env.secret, request.text, receiving, originating, id);
+    this.log.debug('dialback key checked', { receiving, originating, valid });
+    this.writeElement(x('db:verify', { ...attrs, type: valid ? 'valid' : 'invalid' }));
+  }
+
+  // ---- stanzas (RFC 6120 §8.1.1, §4.9.3) ----
+
+  private routeStanza(stanza: Element): void {
+    const event = this.checkStanza(stanza);
+    if (!event) return;
+    let result: void | Promise<void>;
+    try {
+      result = this.env.server.router.route(event);
+    } catch (err) {
+      this.log.error('error while routing a server stanza', { error: err });
+      return;
+    }
+    if (result instanceof Promise) {
+      this.busy = true;
+      void result.finally(() => this.drain());
+    }
+  }
+
+  private drain(): void {
+    this.busy = false;
+    const queue = this.queue;
+    while (!this.busy && queue !== undefined && queue.length > 0 && !this.closed && !this.closing) {
+      const [element, ns] = queue.shift()!;
+      this.process(element, ns);
+    }
+    if (!this.busy && this.socket.isPaused()) this.socket.resume();
+  }
+
+  /** The routing event for a stanza the stream may carry, or undefined after failing the stream. */
+  private checkStanza(stanza: Element): StanzaEvent | undefined {
+    if (this.proved.size === 0) {
+      this.fail(new StreamError('not-authorized', 'authenticate the stream before sending stanzas'));
+      return undefined;
+    }
+    const attrs = stanza.attrs;
+    if (attrs.xmlns !== undefined) delete attrs.xmlns; // implied by the stream
+    // The parser copies the header's prefix declarations (xmlns:db) onto each stanza, so that
+    // it stands alone; delivered to a client, they would be noise.
+    for (const key in this.headerPrefixes) if (attrs[key] === this.headerPrefixes[key]) delete attrs[key];
+    if (attrs.from === undefined || attrs.to === undefined) {
+      this.fail(new StreamError('improper-addressing', 'stanzas between servers need "from" and "to"'));
+      return undefined;
+    }
+    const from = tryParseJID(attrs.from);
+    const locals = from && this.proved.get(from.domain);
+    if (!from || !locals) {
+      // §4.9.3.9: a `from` this stream has not proved.
+      this.fail(new StreamError('invalid-from', `${attrs.from} is not a domain this stream authenticated`));
+      return undefined;
+    }
+    const to = tryParseJID(attrs.to);
+    if (!to) {
+      this.fail(new StreamError('improper-addressing', `${attrs.to} is not a valid JID`));
+      return undefined;
+    }
+    if (!this.env.isLocalDomain(to.domain)) {
+      this.fail(new StreamError('host-unknown', `${to.domain} is not served here`));
+      return undefined;
+    }
+    if (!locals.has(to.domain) && !this.coveredByCertificate(from.domain)) {
+      // §8.1.1.1: each pair of domains is proved on its own (dialback per pair).
+      this.fail(
+        new StreamError(
+          'improper-addressing',
+          `${from.domain} has not authenticated for ${to.domain}: send <db:result/> for that pair first`,
+        ),
+      );
+      return undefined;
+    }
+    attrs.from = from.full;
+    attrs.to = to.full;
+    return { stanza, origin: this, from, to };
+  }
+
+  /** A domain proved by certificate may address every domain of ours (its services too). */
+  private coveredByCertificate(remote: string): boolean {
+    return this.saslDomain === remote;
+  }
+
+  // ---- teardown ----
+
+  protected override onClosing(): void {
+    clearTimeout(this.authTimer);
+    this.queue = undefined;
+  }
+
+  protected onClosed(): void {
+    clearTimeout(this.authTimer);
+    this.queue = undefined;
+    this.env.onGone(this);
+  }
+}

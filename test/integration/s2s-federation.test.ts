@@ -1,0 +1,148 @@
+// Federation between two Warbler servers in one process (RFC 6120 §4–§13 for server streams,
+// XEP-0220 dialback, XEP-0178 SASL EXTERNAL): users of a.localhost and b.localhost exchange
+// messages, subscribe to each other's presence and query the other server, once with
+// self-signed certificates (dialback authenticates) and once with certificates from a shared
+// test CA under s2s.secure_auth (only SASL EXTERNAL may authenticate).
+
+import { xml } from '@xmpp/client';
+import { expect } from 'chai';
+import { NS } from '../../src/xml/ns.js';
+import type { TestClient } from '../helpers/client.js';
+import { befriend, expectStanza, login, presenceFrom, request, rosterOf, upcoming } from '../helpers/im.js';
+import { DOMAIN_A, DOMAIN_B, type Pair, startPair } from './s2s-support.js';
+
+const BOB = `bob@${DOMAIN_B}`;
+
+function exchangeTests(get: () => { pair: Pair; alice: TestClient; bob: TestClient }): void {
+  it('carries a message each way with the sender’s full JID', async () => {
+    const { alice, bob } = get();
+    const toBob = upcoming(bob)((el) => el.name === 'message' && el.attrs.id === 'm1');
+    await alice.send(xml('message', { to: BOB, type: 'chat', id: 'm1' }, xml('body', {}, 'hello from a')));
+    expectStanza(
+      await toBob,
+      xml(
+        'message',
+        { to: BOB, from: alice.jid!.toString(), type: 'chat', id: 'm1' },
+        xml('body', {}, 'hello from a'),
+      ),
+    );
+    const toAlice = upcoming(alice)((el) => el.name === 'message' && el.attrs.id === 'm2');
+    await bob.send(
+      xml('message', { to: alice.jid!.toString(), type: 'chat', id: 'm2' }, xml('body', {}, 'hi b')),
+    );
+    expectStanza(
+      await toAlice,
+      xml(
+        'message',
+        { to: alice.jid!.toString(), from: bob.jid!.toString(), type: 'chat', id: 'm2' },
+        xml('body', {}, 'hi b'),
+      ),
+    );
+  });
+
+  it('subscribes both ways and then carries presence', async () => {
+    const { alice, bob } = get();
+    await befriend(alice, bob);
+    expect(await rosterOf(alice)).to.deep.equal({ [BOB]: 'both' });
+    expect(await rosterOf(bob)).to.deep.equal({ [`alice@${DOMAIN_A}`]: 'both' });
+    // Now that each is subscribed to the other, a new availability reaches the contact.
+    const seen = upcoming(bob)(presenceFrom(alice.jid!.toString()));
+    await alice.send(xml('presence', {}, xml('status', {}, 'federated')));
+    expect((await seen).getChildText('status')).to.equal('federated');
+    const back = upcoming(alice)(presenceFrom(bob.jid!.toString()));
+    await bob.send(xml('presence', {}, xml('show', {}, 'away')));
+    expect((await back).getChildText('show')).to.equal('away');
+  });
+
+  it('answers an iq from the other server’s domain (ping, version)', async () => {
+    const { alice, bob } = get();
+    const pong = await request(alice, 'get', xml('ping', { xmlns: NS.PING }), DOMAIN_B);
+    expectStanza(pong, xml('iq', { type: 'result', from: DOMAIN_B, to: alice.jid!.toString() }), ['id']);
+    const version = await request(bob, 'get', xml('query', { xmlns: NS.VERSION }), DOMAIN_A);
+    expect(version.attrs.type, version.toString()).to.equal('result');
+    expect(version.attrs.from).to.equal(DOMAIN_A);
+    expect(version.getChild('query', NS.VERSION)?.getChildText('name')).to.equal('Warbler');
+  });
+}
+
+async function loginBoth(pair: Pair): Promise<{ alice: TestClient; bob: TestClient }> {
+  await pair.a.addUser('alice', 'alice-secret');
+  await pair.b.addUser('bob', 'bob-secret');
+  const alice = await login(pair.a, 'alice');
+  const bob = await login(pair.b, 'bob');
+  // Interested resources (RFC 6121 §2.2), so that they get roster pushes.
+  expect(await rosterOf(alice)).to.deep.equal({});
+  expect(await rosterOf(bob)).to.deep.equal({});
+  await alice.send(xml('presence'));
+  await bob.send(xml('presence'));
+  return { alice, bob };
+}
+
+describe('s2s: two Warbler servers', function () {
+  this.timeout(30_000);
+
+  describe('with self-signed certificates (dialback)', () => {
+    let pair: Pair;
+    let alice: TestClient;
+    let bob: TestClient;
+
+    before(async () => {
+      pair = await startPair();
+      ({ alice, bob } = await loginBoth(pair));
+    });
+
+    after(async () => {
+      await Promise.all([alice?.stop().catch(() => {}), bob?.stop().catch(() => {})]);
+      await pair?.stop();
+    });
+
+    exchangeTests(() => ({ pair, alice, bob }));
+
+    it('authenticated each direction with dialback, one connection per pair', () => {
+      const { a, b } = pair;
+      expect(a.server.federation!.stats).to.deep.equal({
+        inboundExternal: 0,
+        inboundDialback: 1,
+        outboundExternal: 0,
+        outboundDialback: 1,
+      });
+      expect(b.server.federation!.stats).to.deep.equal({
+        inboundExternal: 0,
+        inboundDialback: 1,
+        outboundExternal: 0,
+        outboundDialback: 1,
+      });
+      expect(a.server.federation!.manager.connections).to.deep.equal([`${DOMAIN_A}→${DOMAIN_B}`]);
+      expect(b.server.federation!.manager.connections).to.deep.equal([`${DOMAIN_B}→${DOMAIN_A}`]);
+    });
+  });
+
+  describe('with certificates from a shared CA and secure_auth (SASL EXTERNAL)', () => {
+    let pair: Pair;
+    let alice: TestClient;
+    let bob: TestClient;
+
+    before(async () => {
+      pair = await startPair({ ca: true, s2s: 'secure_auth = true' });
+      ({ alice, bob } = await loginBoth(pair));
+    });
+
+    after(async () => {
+      await Promise.all([alice?.stop().catch(() => {}), bob?.stop().catch(() => {})]);
+      await pair?.stop();
+    });
+
+    exchangeTests(() => ({ pair, alice, bob }));
+
+    it('authenticated each direction with SASL EXTERNAL and never with dialback', () => {
+      for (const server of [pair.a.server, pair.b.server]) {
+        expect(server.federation!.stats).to.deep.equal({
+          inboundExternal: 1,
+          inboundDialback: 0,
+          outboundExternal: 1,
+          outboundDialback: 0,
+        });
+      }
+    });
+  });
+});
