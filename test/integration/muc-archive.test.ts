@@ -224,6 +224,7 @@ describe('MUC: history on entry comes from the archive after a restart', () => {
   let ts: TestServer;
   const clients: TestClient[] = [];
   const room = roomName('remembered');
+  const temporary = roomName('fleeting');
   const sent = new Map<string, string>();
 
   before(async () => {
@@ -234,6 +235,9 @@ describe('MUC: history on entry comes from the archive after a restart', () => {
     await createReservedRoom(alice, room, 'Alice', { 'muc#roomconfig_persistentroom': '1' });
     for (const body of ['first', 'second', 'third'])
       sent.set(body, stanzaIdBy(await say(alice, room, body), room)!);
+    // A temporary room still open when the server stops.
+    await createReservedRoom(alice, temporary, 'Alice', {});
+    await say(alice, temporary, 'not for the next room of this name');
     await stopAll(clients);
     await ts.server.stop();
     ts = await startTestServer({ dir: ts.dir });
@@ -268,6 +272,15 @@ describe('MUC: history on entry comes from the archive after a restart', () => {
       expect(message.getChild('delay', DELAY)?.attrs.from).to.equal(room);
       expect(stanzaIdBy(message, room)).to.equal(sent.get(message.getChildText('body')!));
     }
+  });
+
+  it("does not give a temporary room's archive to a new room of the same name", async () => {
+    const alice = await login(ts, 'alice');
+    clients.push(alice);
+    await createReservedRoom(alice, temporary, 'Alice', {});
+    const answer = await queryArchive(alice, temporary);
+    expect(resultBodies(answer)).to.deep.equal([]);
+    expect(finOf(answer).count).to.equal('0');
   });
 
   it('still honours maxstanzas', async () => {

@@ -136,6 +136,16 @@ describe('MUC archive store: reserve, write at the end of the turn, page', () =>
     expect(archives.find(ROOM, ids[2]!)?.real).to.equal('even@example.org/r');
   });
 
+  it('at start, forgets the archives of rooms that are gone (temporary rooms of a crashed server)', () => {
+    archives.reserve(jid('kept', 'chat.example'), base);
+    const gone = jid('gone', 'chat.example');
+    const slot = archives.reserve(gone, base);
+    archives.append(slot, 'n', jid('n', 'example.org'), '<message><body>x</body></message>');
+    archives.keepOnly('chat.example', new Set(['coven', 'kept', 'other', 'third']));
+    expect(archives.find(gone, slot.id)).to.equal(undefined);
+    expect(archives.query(ROOM, {}, { from: 'start' }, 10).count).to.equal(5);
+  });
+
   it('forgets a dropped room, whose ids then name nothing', () => {
     archives.drop(ROOM);
     expect(archives.find(ROOM, ids[0]!)).to.equal(undefined);

@@ -129,6 +129,7 @@ export class RoomArchives {
         )
         .pluck(),
       drop: db.prepare<[string, string]>('DELETE FROM muc_archives WHERE service = ? AND name = ?'),
+      names: db.prepare<[string], string>('SELECT name FROM muc_archives WHERE service = ?').pluck(),
       newest: db
         .prepare<[number], number>('SELECT max(seq) FROM muc_archive_messages WHERE archive = ?')
         .pluck(),
@@ -235,6 +236,21 @@ export class RoomArchives {
     this.flush();
     this.handles.delete(this.key(room));
     this.stmts.drop.run(room.domain, room.local);
+  }
+
+  /**
+   * Deletes the archives of a service's rooms that are not in `rooms`: temporary rooms that
+   * lived until the server stopped, whose name a new room may take.
+   */
+  keepOnly(service: string, rooms: ReadonlySet<string>): number {
+    this.flush();
+    let dropped = 0;
+    for (const name of this.stmts.names.all(service)) {
+      if (rooms.has(name)) continue;
+      this.handles.delete(`${service}/${name}`);
+      dropped += this.stmts.drop.run(service, name).changes;
+    }
+    return dropped;
   }
 
   /** The newest `count` messages, oldest first (history on entry after a restart). */

@@ -218,7 +218,9 @@ export class RoomArchiveFeature {
         this.log.error('an archived room message does not parse; left out', { room: room.jid.bare, error });
         continue;
       }
-      if (real) original.append(x('x', { xmlns: NS.MUC_USER }, x('item', { jid: message.real })));
+      // The room's own notices (a retraction) have no sender to show.
+      if (real && message.nick !== '')
+        original.append(x('x', { xmlns: NS.MUC_USER }, x('item', { jid: message.real })));
       // §4.2: each result before the iq result that ends the query.
       this.router.send(resultMessage(to, room.jid.bare, query.queryId, message, original));
     }

@@ -283,6 +283,9 @@ export default defineModule<ConfigOf<typeof configSection>>({
         defaults,
       });
       await service.load();
+      // Temporary rooms that lived until the server stopped: a new room of the same name must
+      // not inherit their conversation.
+      archives.keepOnly(domain, new Set(service.rooms.keys()));
       ctx.registerService(domain, service.handle);
       ctx.addDiscoItem({ jid: domain, name: config.name });
       services.push(service);
