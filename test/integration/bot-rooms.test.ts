@@ -112,18 +112,36 @@ describe('the AI assistant in group chats (Prosody MUC)', function () {
       el.name === 'message' && el.attrs.type === 'groupchat' && el.attrs.from === occupant(room, 'assistant');
   }
 
-  /** The assistant's answer as the occupant sees it once it is finished (<active/>). */
-  async function answerIn(c: TestClient, room: string, waitFor: Promise<XmlElement>): Promise<XmlElement> {
-    const end = await waitFor;
-    for (let i = c.received.indexOf(end); i >= 0; i--) {
-      const el = c.received[i]!;
-      if (fromAssistant(room)(el) && el.getChildText('body') !== null) return el;
-    }
+  function finished(room: string): (el: XmlElement) => boolean {
+    return (el) => fromAssistant(room)(el) && el.getChild('active', NS.CHATSTATES) !== undefined;
+  }
+
+  /**
+   * The assistant's answer to `question` (the room's echo of it) as `c` sees it once finished:
+   * the last message of the answer, found by its XEP-0461 reply to the question's stanza-id.
+   * Not "the next finished answer": the end of an earlier answer may still be on its way to `c`
+   * (the room sends it to each occupant in turn).
+   */
+  async function answerTo(c: TestClient, room: string, question: XmlElement): Promise<XmlElement> {
+    // The id the assistant replies to: the room's stanza-id, else the message id (rooms.ts).
+    const sid = question.getChildren('stanza-id', SID).find((el) => el.attrs.by === room)?.attrs.id;
+    const id = sid ?? question.attrs.id;
+    const isPart = (el: XmlElement) =>
+      fromAssistant(room)(el) && el.getChild('reply', REPLY)?.attrs.id === id;
+    const end = await c.waitFor(
+      (el) => finished(room)(el) && c.received.slice(0, c.received.indexOf(el) + 1).some(isPart),
+      15_000,
+    );
+    for (let i = c.received.indexOf(end); i >= 0; i--) if (isPart(c.received[i]!)) return c.received[i]!;
     throw new Error('no answer');
   }
 
-  function finished(room: string): (el: XmlElement) => boolean {
-    return (el) => fromAssistant(room)(el) && el.getChild('active', NS.CHATSTATES) !== undefined;
+  /** A finished message from the assistant that replies to nobody, starting with `text` (a notice). */
+  function noticeIn(c: TestClient, room: string, text: string): Promise<XmlElement> {
+    return c.waitFor(
+      (el) => finished(room)(el) && el.getChildText('body')?.startsWith(text) === true,
+      15_000,
+    );
   }
 
   before(async function () {
@@ -153,9 +171,8 @@ describe('the AI assistant in group chats (Prosody MUC)', function () {
     llm.script([streamed('Tea.')]);
     const before = llm.requests.length;
     await speak(bob, lounge, 'I like tea.');
-    const done = upcoming(alice)(finished(lounge));
     const question = await speak(alice, lounge, 'assistant: what does bob like?');
-    const answer = await answerIn(alice, lounge, done);
+    const answer = await answerTo(alice, lounge, question);
     const stanzaId = question.getChild('stanza-id', SID);
     expect(stanzaId?.attrs.by).to.equal(lounge);
     const reply = answer.getChild('reply', REPLY)!;
@@ -185,9 +202,8 @@ describe('the AI assistant in group chats (Prosody MUC)', function () {
     llm.script([streamed('Hello.')]);
     const before = llm.requests.length;
     await speak(bob, lounge, 'Nobody asked the assistant anything here.');
-    const done = upcoming(bob)(finished(lounge));
-    await speak(bob, lounge, 'Assistant, say hello.');
-    await answerIn(bob, lounge, done);
+    const question = await speak(bob, lounge, 'Assistant, say hello.');
+    await answerTo(bob, lounge, question);
     expect(llm.requests.length).to.equal(before + 1);
     const last = llm.requests.at(-1)!.body.messages.at(-1)!;
     expect(last.content).to.equal('bob: Nobody asked the assistant anything here.\nbob: say hello.');
@@ -195,8 +211,7 @@ describe('the AI assistant in group chats (Prosody MUC)', function () {
 
   it('answers a XEP-0372 mention and a XEP-0461 reply to its own message', async () => {
     llm.script([streamed('Mentioned.'), streamed('Replied.')]);
-    let done = upcoming(alice)(finished(lounge));
-    await speak(
+    const mention = await speak(
       alice,
       lounge,
       'what do you think, assistant?',
@@ -208,12 +223,11 @@ describe('the AI assistant in group chats (Prosody MUC)', function () {
         end: '28',
       }),
     );
-    const mentioned = await answerIn(alice, lounge, done);
+    const mentioned = await answerTo(alice, lounge, mention);
     expect(mentioned.getChildText('body')).to.match(/Mentioned\.$/);
     const answerId = mentioned.getChild('stanza-id', SID)!.attrs.id!;
-    done = upcoming(alice)(finished(lounge));
     const quote = '> Mentioned.\n';
-    await speak(
+    const why = await speak(
       alice,
       lounge,
       `${quote}Why?`,
@@ -224,26 +238,22 @@ describe('the AI assistant in group chats (Prosody MUC)', function () {
         xml('body', { start: '0', end: String(quote.length) }),
       ),
     );
-    const replied = await answerIn(alice, lounge, done);
+    const replied = await answerTo(alice, lounge, why);
     expect(replied.getChildText('body')).to.equal('> alice: Why?\nReplied.');
     expect(llm.requests.at(-1)!.body.messages.at(-1)!.content).to.match(/alice: Why\?$/);
   });
 
   it('lets the owner, and only the owner, set the room’s instructions', async () => {
     llm.script([streamed('Oui.')]);
-    let done = upcoming(bob)(finished(lounge));
-    await speak(bob, lounge, 'assistant: /system Talk like a pirate.');
-    expect((await answerIn(bob, lounge, done)).getChildText('body')).to.equal(
+    const pirate = await speak(bob, lounge, 'assistant: /system Talk like a pirate.');
+    expect((await answerTo(bob, lounge, pirate)).getChildText('body')).to.equal(
       '> bob: /system Talk like a pirate.\n⚠ In a room, only owners may use /system.',
     );
-    done = upcoming(alice)(finished(lounge));
-    await speak(alice, lounge, 'assistant: /system Answer in French.');
-    expect((await answerIn(alice, lounge, done)).getChildText('body')).to.match(
+    const french = await speak(alice, lounge, 'assistant: /system Answer in French.');
+    expect((await answerTo(alice, lounge, french)).getChildText('body')).to.match(
       /Understood: these are my instructions here from now on\.$/,
     );
-    done = upcoming(alice)(finished(lounge));
-    await speak(alice, lounge, 'assistant: hello?');
-    await answerIn(alice, lounge, done);
+    await answerTo(alice, lounge, await speak(alice, lounge, 'assistant: hello?'));
     expect(llm.requests.at(-1)!.body.messages[0]!.content).to.match(
       /^Answer in French\.\n\nYou are "assistant"/,
     );
@@ -264,9 +274,8 @@ describe('the AI assistant in group chats (Prosody MUC)', function () {
     );
     await joined;
     llm.script([streamed('Here.')]);
-    const done = upcoming(alice)(finished(second));
-    await speak(alice, second, 'assistant: are you there?');
-    expect((await answerIn(alice, second, done)).getChildText('body')).to.equal(
+    const there = await speak(alice, second, 'assistant: are you there?');
+    expect((await answerTo(alice, second, there)).getChildText('body')).to.equal(
       '> alice: are you there?\nHere.',
     );
   });
@@ -275,23 +284,17 @@ describe('the AI assistant in group chats (Prosody MUC)', function () {
     await startBot(['max_bot_turns = 2']);
     llm.script([streamed('Again.')]);
     const before = llm.requests.length;
-    for (let i = 0; i < 2; i++) {
-      const done = upcoming(bob)(finished(lounge));
-      await speak(bob, lounge, `assistant: turn ${i}`);
-      await answerIn(bob, lounge, done);
-    }
-    const notice = upcoming(bob)(finished(lounge));
+    for (let i = 0; i < 2; i++) await answerTo(bob, lounge, await speak(bob, lounge, `assistant: turn ${i}`));
     await speak(bob, lounge, 'assistant: turn 2');
-    const pause = await answerIn(bob, lounge, notice);
+    const pause = await noticeIn(bob, lounge, 'I will pause here');
     expect(pause.getChildText('body')).to.equal(
       'I will pause here: that was 2 answers in a row to bob. Ask me again in a little while.',
     );
     // Still paused, and silent about it: alice speaking to bob (not the assistant) ends the run.
     await speak(bob, lounge, 'assistant: turn 3');
     await speak(alice, lounge, 'bob, let it rest.');
-    const done = upcoming(bob)(finished(lounge));
-    await speak(bob, lounge, 'assistant: fresh start');
-    expect((await answerIn(bob, lounge, done)).getChildText('body')).to.equal('> bob: fresh start\nAgain.');
+    const fresh = await speak(bob, lounge, 'assistant: fresh start');
+    expect((await answerTo(bob, lounge, fresh)).getChildText('body')).to.equal('> bob: fresh start\nAgain.');
     expect(llm.requests.length).to.equal(before + 3);
   });
 });
