@@ -280,11 +280,9 @@ class OutboundLink {
 
   private giveUp(failure: OutboundFailure, reason: string, error?: StreamError): void {
     if (this.ended) return;
-    if (this.stream && !this.stream.closed) {
-      // The stream reports back through gone(), with this failure if it was not ready.
+    // The stream's own close may wait for a peer that never answers: what waits goes back now.
+    if (this.stream && !this.stream.closed)
       this.stream.giveUp(failure, reason, error ?? new StreamError('connection-timeout', reason));
-      return;
-    }
     this.gone(failure, reason);
   }
 
