@@ -26,6 +26,8 @@ export interface S2sProsody {
   readonly c2sPort: number;
   /** The STARTTLS server-to-server port. */
   readonly s2sPort: number;
+  /** The direct TLS server-to-server port (XEP-0368), 0 unless asked for. */
+  readonly s2sDirectTlsPort: number;
   /** Creates an account (Prosody's internal_plain store, read at each login). */
   addUser(username: string, password: string): void;
   /** Prosody's log so far (info and up; everything with WARBLER_TEST_LOG set). */
@@ -48,6 +50,8 @@ export interface S2sProsodyOptions {
    * SASL EXTERNAL (XEP-0178) can authenticate a stream, either way.
    */
   readonly auth: 'dialback' | 'external';
+  /** Also listen for direct TLS server connections (XEP-0368). */
+  readonly directTls?: boolean;
 }
 
 /** Why the federation interop tests cannot run here, or undefined when they can. */
@@ -114,6 +118,7 @@ export async function startS2sProsody(options: S2sProsodyOptions): Promise<S2sPr
   }
   const c2sPort = await freePort();
   const s2sPort = await freePort();
+  const s2sDirectTlsPort = options.directTls ? await freePort() : 0;
   const logFile = join(dir, 'prosody.log');
   const level = process.env.WARBLER_TEST_LOG ? 'debug' : 'info';
   const modules = ['roster', 'saslauth', 'tls', 'disco', 'ping', 'presence'];
@@ -129,7 +134,7 @@ export async function startS2sProsody(options: S2sProsodyOptions): Promise<S2sPr
       `c2s_ports = { ${c2sPort} }`,
       'c2s_direct_tls_ports = { }',
       `s2s_ports = { ${s2sPort} }`,
-      's2s_direct_tls_ports = { }',
+      `s2s_direct_tls_ports = { ${options.directTls ? s2sDirectTlsPort : ''} }`,
       'http_ports = { }',
       'https_ports = { }',
       'component_ports = { }',
@@ -170,7 +175,9 @@ export async function startS2sProsody(options: S2sProsodyOptions): Promise<S2sPr
   const readLog = (): string => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
 
   const deadline = Date.now() + 15_000;
-  while (!((await canConnect(c2sPort)) && (await canConnect(s2sPort)))) {
+  const ports = [c2sPort, s2sPort, ...(options.directTls ? [s2sDirectTlsPort] : [])];
+  const listening = async () => (await Promise.all(ports.map(canConnect))).every(Boolean);
+  while (!(await listening())) {
     if (exited || Date.now() > deadline) {
       if (!exited) child.kill('SIGKILL');
       await exit;
@@ -186,6 +193,7 @@ export async function startS2sProsody(options: S2sProsodyOptions): Promise<S2sPr
     domain,
     c2sPort,
     s2sPort,
+    s2sDirectTlsPort,
     addUser(username, password) {
       writeFileSync(
         join(data, storedName(domain), 'accounts', `${storedName(username)}.dat`),

@@ -4,7 +4,9 @@
 // messages both ways over server-to-server streams (RFC 6120) that were authenticated
 //   - by dialback (XEP-0220), both servers holding self-signed certificates, and
 //   - by SASL EXTERNAL (XEP-0178), both holding certificates from one test CA that both trust,
-//     Prosody without its dialback module and both requiring valid certificates.
+//     Prosody without its dialback module and both requiring valid certificates, and
+//   - the same over direct TLS both ways (XEP-0368): Prosody finds only an `_xmpps-server`
+//     record (its `_xmpp-server` one says "."), and Warbler's route names Prosody's TLS port.
 // Warbler reaches Prosody by a static route; Prosody reaches Warbler through DNS: its libunbound
 // forwards every query to a DNS server of the test's, which publishes warbler.example's
 // `_xmpp-server._tcp` SRV record (see test/helpers/prosody-s2s.ts).
@@ -26,7 +28,20 @@ const ROSTER = 'jabber:iq:roster';
 /** Federation needs two TLS handshakes, dialback round trips and Prosody's own timers. */
 const STANZA_WAIT_MS = 15_000;
 
-type Mode = 'dialback' | 'external';
+/** How the two servers federate in one run. */
+interface Variant {
+  readonly title: string;
+  /** 'dialback': self-signed certificates; 'external': certificates from one CA, and no dialback. */
+  readonly auth: 'dialback' | 'external';
+  /** Both ways over direct TLS (XEP-0368) instead of STARTTLS. */
+  readonly directTls: boolean;
+}
+
+const VARIANTS: readonly Variant[] = [
+  { title: 'dialback, self-signed certificates', auth: 'dialback', directTls: false },
+  { title: 'SASL EXTERNAL, certificates from a shared CA', auth: 'external', directTls: false },
+  { title: 'direct TLS both ways (XEP-0368), SASL EXTERNAL', auth: 'external', directTls: true },
+];
 
 interface Setup {
   dns: TestDns;
@@ -35,10 +50,10 @@ interface Setup {
   certDir: string;
 }
 
-async function startBoth(mode: Mode): Promise<Setup> {
+async function startBoth(variant: Variant): Promise<Setup> {
   const dns = await startTestDns();
   const certDir = mkdtempSync(join(tmpdir(), 'warbler-s2s-prosody-'));
-  const ca = mode === 'external' ? createTestCA() : undefined;
+  const ca = variant.auth === 'external' ? createTestCA() : undefined;
   const certificate = (domain: string): PemPair => (ca ? ca.issue([domain]) : selfSigned([domain]));
   const write = (name: string, text: string) => {
     const file = join(certDir, name);
@@ -50,13 +65,14 @@ async function startBoth(mode: Mode): Promise<Setup> {
     domain: PROSODY,
     certificate: certificate(PROSODY),
     dnsForward: dns.address,
-    auth: mode,
+    auth: variant.auth,
+    directTls: variant.directTls,
     ...(ca ? { trustedCa: ca.cert } : {}),
   });
   let warbler: TestServer;
   try {
     const own = certificate(WARBLER);
-    const s2s = ['direct_tls = false'];
+    const s2s = [`direct_tls = ${variant.directTls}`];
     if (ca) s2s.push(`ca_file = ${JSON.stringify(write('ca.pem', ca.cert))}`, 'secure_auth = true');
     warbler = await startTestServer({
       hosts: [WARBLER],
@@ -68,7 +84,8 @@ async function startBoth(mode: Mode): Promise<Setup> {
         `key = ${JSON.stringify(write('warbler.key', own.key))}`,
         `[s2s.routes.${JSON.stringify(PROSODY)}]`,
         'host = "127.0.0.1"',
-        `port = ${prosody.s2sPort}`,
+        `port = ${variant.directTls ? prosody.s2sDirectTlsPort : prosody.s2sPort}`,
+        `direct_tls = ${variant.directTls}`,
         // Stanzas exactly as sent: no archive ids added.
         '[modules]',
         'disabled = ["mam"]',
@@ -80,10 +97,18 @@ async function startBoth(mode: Mode): Promise<Setup> {
     rmSync(certDir, { recursive: true, force: true });
     throw err;
   }
-  // Where Prosody finds Warbler: the SRV record of RFC 6120 §3.2.1, on Warbler's free port.
-  dns.set(`_xmpp-server._tcp.${WARBLER}`, [
-    { type: 'SRV', priority: 0, weight: 0, port: warbler.s2sPort, target: WARBLER },
-  ]);
+  // Where Prosody finds Warbler: the SRV record of RFC 6120 §3.2.1, on Warbler's free port; or
+  // for direct TLS, XEP-0368's record, with "." saying there is no STARTTLS service to fall back to.
+  if (variant.directTls) {
+    dns.set(`_xmpps-server._tcp.${WARBLER}`, [
+      { type: 'SRV', priority: 0, weight: 0, port: warbler.s2sTlsPort, target: WARBLER },
+    ]);
+    dns.set(`_xmpp-server._tcp.${WARBLER}`, [{ type: 'SRV', priority: 0, weight: 0, port: 0, target: '.' }]);
+  } else {
+    dns.set(`_xmpp-server._tcp.${WARBLER}`, [
+      { type: 'SRV', priority: 0, weight: 0, port: warbler.s2sPort, target: WARBLER },
+    ]);
+  }
   dns.set(WARBLER, [{ type: 'A', address: '127.0.0.1' }]);
   return { dns, prosody, warbler, certDir };
 }
@@ -104,8 +129,8 @@ async function rosterItem(client: TestClient, contact: string): Promise<Record<s
   return item === undefined ? undefined : { jid: item.attrs.jid, subscription: item.attrs.subscription };
 }
 
-for (const mode of ['dialback', 'external'] as const) {
-  describe(`federation with Prosody (${mode === 'dialback' ? 'dialback, self-signed certificates' : 'SASL EXTERNAL, certificates from a shared CA'})`, function () {
+for (const variant of VARIANTS) {
+  describe(`federation with Prosody (${variant.title})`, function () {
     this.timeout(60_000);
     let setup: Setup | undefined;
     let wanda: TestClient;
@@ -115,7 +140,7 @@ for (const mode of ['dialback', 'external'] as const) {
 
     before(async function () {
       skipWithoutS2sProsody(this);
-      setup = await startBoth(mode);
+      setup = await startBoth(variant);
       await setup.warbler.addUser('wanda', 'wanda-password');
       setup.prosody.addUser('pat', 'pat-password');
       wanda = await connect({
@@ -208,9 +233,9 @@ for (const mode of ['dialback', 'external'] as const) {
       expect(message.getChildText('body')).to.equal('Hello from Prosody');
     });
 
-    it(`authenticated both streams by ${mode === 'dialback' ? 'dialback' : 'SASL EXTERNAL'}`, () => {
+    it(`authenticated both streams by ${variant.auth === 'dialback' ? 'dialback' : 'SASL EXTERNAL'}`, () => {
       const stats = setup!.warbler.server.federation!.stats;
-      if (mode === 'dialback') {
+      if (variant.auth === 'dialback') {
         expect(stats.outboundDialback, 'outgoing streams by dialback').to.be.greaterThan(0);
         expect(stats.inboundDialback, 'incoming domains by dialback').to.be.greaterThan(0);
         expect(stats.outboundExternal + stats.inboundExternal, 'streams by SASL EXTERNAL').to.equal(0);
@@ -219,12 +244,14 @@ for (const mode of ['dialback', 'external'] as const) {
         expect(stats.inboundExternal, 'incoming streams by SASL EXTERNAL').to.be.greaterThan(0);
         expect(stats.outboundDialback + stats.inboundDialback, 'domains by dialback').to.equal(0);
       }
-      if (mode === 'external') {
+      if (variant.auth === 'external') {
         // Prosody's side of it (logged at info level): it took Warbler's certificate as proof.
         expect(setup!.prosody.log()).to.include(`Accepting SASL EXTERNAL identity from ${WARBLER}`);
       }
-      // Prosody found Warbler through the test's DNS, not some other way.
-      expect(setup!.dns.queries).to.include(`_xmpp-server._tcp.${WARBLER} SRV`);
+      // Prosody found Warbler through the test's DNS (the only way it could: the records exist
+      // nowhere else), by the record that leads to the one port offered.
+      const record = variant.directTls ? '_xmpps-server' : '_xmpp-server';
+      expect(setup!.dns.queries).to.include(`${record}._tcp.${WARBLER} SRV`);
     });
   });
 }
