@@ -117,6 +117,7 @@ export const NS = {
   // XEP-0425 and XEP-0424 (and the :0 forms over XEP-0422 fastening that older clients send)
   MESSAGE_MODERATE: 'urn:xmpp:message-moderate:1',
   MESSAGE_RETRACT: 'urn:xmpp:message-retract:1',
+  MESSAGE_RETRACT_TOMBSTONE: 'urn:xmpp:message-retract:1#tombstone',
   MESSAGE_MODERATE_0: 'urn:xmpp:message-moderate:0',
   MESSAGE_RETRACT_0: 'urn:xmpp:message-retract:0',
   FASTEN: 'urn:xmpp:fasten:0',

@@ -217,7 +217,12 @@ describe('MUC: moderation (XEP-0425 with XEP-0424)', () => {
     );
 
   it('is advertised on the room', async () => {
-    expect(await features(carol, room)).to.include.members([MODERATE, MODERATE_0]);
+    expect(await features(carol, room)).to.include.members([
+      MODERATE,
+      MODERATE_0,
+      RETRACT,
+      `${RETRACT}#tombstone`,
+    ]);
   });
 
   it('tells every occupant, and leaves a tombstone in the archive and the history', async () => {
@@ -285,6 +290,36 @@ describe('MUC: moderation (XEP-0425 with XEP-0424)', () => {
       ),
     );
     expect((await told).getChild('retract', RETRACT)?.attrs.id).to.equal(id);
+  });
+
+  it("keeps a tombstone for a message its author retracted, and ignores others' retractions (XEP-0424)", async () => {
+    const id = stanzaIdBy(await say(bob, room, 'oops, wrong room'), room)!;
+    const other = stanzaIdBy(await say(alice, room, 'not yours to retract'), room)!;
+    const retraction = (target: string, messageId: string) =>
+      xml(
+        'message',
+        { to: room, type: 'groupchat', id: messageId },
+        xml('retract', { xmlns: RETRACT, id: target }),
+        xml('fallback', { xmlns: 'urn:xmpp:fallback:0', for: RETRACT }),
+        xml('body', {}, '/me retracted a previous message, but it is unsupported by your client.'),
+      );
+    // Passed on to everyone, and archived.
+    const told = next(carol, (el) => el.name === 'message' && el.attrs.id === 'retract-1');
+    await bob.send(retraction(id, 'retract-1'));
+    const passed = await told;
+    expect(passed.getChild('retract', RETRACT)?.attrs.id).to.equal(id);
+    const retractionId = stanzaIdBy(passed, room)!;
+    // Carol may not retract Alice's message: it stays.
+    const tried = next(carol, (el) => el.name === 'message' && el.attrs.id === 'retract-2');
+    await carol.send(retraction(other, 'retract-2'));
+    await tried;
+
+    const archived = await queryArchive(carol, room, { fields: { ids: [id, other, retractionId] } });
+    const [stone, kept, stored] = archived.results.map(forwardedOf);
+    expect(stone!.getChild('body')).to.equal(undefined);
+    expect(stone!.getChild('retracted', RETRACT)?.attrs.id).to.equal('retract-1');
+    expect(kept!.getChildText('body')).to.equal('not yours to retract');
+    expect(stored!.getChild('retract', RETRACT)?.attrs.id).to.equal(id);
   });
 
   it('refuses non-moderators (forbidden) and unknown ids (item-not-found)', async () => {

@@ -255,17 +255,19 @@ describe('MUC moderation (XEP-0425)', () => {
     );
   });
 
+  const original = x(
+    'message',
+    { from: 'coven@chat.example/Spammer', type: 'groupchat', id: 'x1' },
+    x('body', null, 'buy potions'),
+    x('occupant-id', { xmlns: NS.OCCUPANT_ID, id: 'spammer-id' }),
+    x('stanza-id', { xmlns: NS.SID, id: 's1', by: 'coven@chat.example' }),
+    x('stanza-id', { xmlns: NS.SID, id: 'other', by: 'someone@else' }),
+    x('reference', { xmlns: 'urn:xmpp:reference:0', uri: 'https://potions.example' }),
+  );
+
   it('makes a tombstone that keeps the author’s occupant id and the room’s stanza-id, and nothing else', () => {
-    const original = x(
-      'message',
-      { from: 'coven@chat.example/Spammer', type: 'groupchat', id: 'x1' },
-      x('body', null, 'buy potions'),
-      x('occupant-id', { xmlns: NS.OCCUPANT_ID, id: 'spammer-id' }),
-      x('stanza-id', { xmlns: NS.SID, id: 's1', by: 'coven@chat.example' }),
-      x('stanza-id', { xmlns: NS.SID, id: 'other', by: 'someone@else' }),
-      x('reference', { xmlns: 'urn:xmpp:reference:0', uri: 'https://potions.example' }),
-    );
-    const stone = tombstone(original, 'coven@chat.example', moderator, undefined, Date.UTC(2026, 0, 1));
+    const retraction = { by: 'moderator', moderator, reason: undefined } as const;
+    const stone = tombstone(original, 'coven@chat.example', retraction, Date.UTC(2026, 0, 1));
     expect(stone.toString()).to.equal(
       '<message from="coven@chat.example/Spammer" type="groupchat" id="x1">' +
         '<occupant-id xmlns="urn:xmpp:occupant-id:0" id="spammer-id"/>' +
@@ -273,6 +275,16 @@ describe('MUC moderation (XEP-0425)', () => {
         '<retracted xmlns="urn:xmpp:message-retract:1" stamp="2026-01-01T00:00:00.000Z">' +
         '<moderated xmlns="urn:xmpp:message-moderate:1" by="coven@chat.example/Mod">' +
         '<occupant-id xmlns="urn:xmpp:occupant-id:0" id="mod-id"/></moderated></retracted></message>',
+    );
+  });
+
+  it('names the retraction in the tombstone of a message its author retracted (XEP-0424 §5)', () => {
+    const stone = tombstone(original, 'coven@chat.example', { by: 'author', id: 'r1' }, Date.UTC(2026, 0, 1));
+    expect(stone.toString()).to.equal(
+      '<message from="coven@chat.example/Spammer" type="groupchat" id="x1">' +
+        '<occupant-id xmlns="urn:xmpp:occupant-id:0" id="spammer-id"/>' +
+        '<stanza-id xmlns="urn:xmpp:sid:0" id="s1" by="coven@chat.example"/>' +
+        '<retracted xmlns="urn:xmpp:message-retract:1" id="r1" stamp="2026-01-01T00:00:00.000Z"/></message>',
     );
   });
 });

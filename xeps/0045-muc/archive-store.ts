@@ -9,6 +9,10 @@
 // so it is on disk before any stanza that shows its id leaves the server. A query writes the
 // queue first, so that it sees every message already broadcast.
 //
+// Unlike the other stores, this one answers synchronously: a message needs its id before the
+// fan-out, which does not wait, and the writes belong to the end of the turn. A networked
+// backend would do the same: ids from memory, rows written in batches.
+//
 // Layout as in the user archive (xeps/0313-mam/store.ts): (archive, seq) WITHOUT ROWID, seq
 // the archive time in microseconds, strictly increasing per archive; ids are that key
 // encrypted (archive-ids.ts of the user archive, with a secret of the MUC service's own).
@@ -51,8 +55,9 @@ export interface RoomArchivedMessage {
   /** The message as broadcast, without `to`. */
   stanza: string;
   nick: string;
-  /** The sender's real full JID. */
+  /** The sender's real full JID, and its bare JID. */
   real: string;
+  realBare: string;
 }
 
 /** A page of results; the shape xeps/0313-mam/results.ts finElement reads. */
@@ -199,7 +204,7 @@ export class RoomArchives {
     this.queue({ kind: 'append', slot, nick, real, stanza });
   }
 
-  /** Queues the replacement of an archived message's stanza (a XEP-0425 tombstone). */
+  /** Queues the replacement of an archived message's stanza (a XEP-0424/0425 tombstone). */
   replace(archive: number, seq: number, stanza: string): void {
     this.queue({ kind: 'replace', archive, seq, stanza });
   }
@@ -395,6 +400,7 @@ export class RoomArchives {
       stanza: row.stanza,
       nick: row.nick,
       real: row.real_resource === '' ? row.real_bare : `${row.real_bare}/${row.real_resource}`,
+      realBare: row.real_bare,
     };
   }
 }

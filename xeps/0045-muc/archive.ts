@@ -1,8 +1,9 @@
 // XEP-0313: Message Archive Management, for rooms — https://xmpp.org/extensions/xep-0313.html
 // with XEP-0359 (Unique and Stable Stanza IDs).
 //
-// A room with muc#roomconfig_enablearchiving on keeps its groupchat messages with a body
-// (§5.2.2; subject changes are the room's state, not part of its archive here) and exposes the
+// A room with muc#roomconfig_enablearchiving on keeps its groupchat messages with a body, and
+// XEP-0424 retractions (§5.2.2; subject changes are the room's state, not part of its archive
+// here) and exposes the
 // archive on its bare JID (§3.4.2), advertising urn:xmpp:mam:2 there (§6). Each archived
 // message gets a <stanza-id/> by the room before the fan-out, so every occupant's copy carries
 // it (§3.5, XEP-0359 §4); one a client put there in the room's name is removed first
@@ -143,7 +144,9 @@ export class RoomArchiveFeature {
     // XEP-0359 §5: a stanza-id in the room's name that the room did not add is a forgery.
     if (message.children.some((child) => isStanzaIdOf(child, by)))
       message.children = message.children.filter((child) => !isStanzaIdOf(child, by));
-    if (event.kind !== 'message' || !hasBody(message)) return;
+    // XEP-0424 §5: retractions are archived, with a body or not.
+    if (event.kind !== 'message' || !(hasBody(message) || message.getChild('retract', NS.MESSAGE_RETRACT)))
+      return;
     const slot = this.reserve(room, message, event.at);
     if (slot !== undefined) this.slots.set(message, slot);
   };

@@ -213,10 +213,12 @@ export default defineModule<ConfigOf<typeof configSection>>({
       spec: { xep: 424 },
       title: 'Message Retraction',
       version: '0.4.2',
-      status: 'partial',
+      status: 'complete',
       note:
-        'the retraction and tombstone elements of moderated retractions (XEP-0425); an occupant’s own ' +
-        'retraction passes through the room like any message, and the room archive keeps the original',
+        'in rooms: an occupant’s retraction of its own message (by the room’s stanza-id, checked against ' +
+        'the real JID) is passed on and archived, and the archive and history keep a tombstone naming ' +
+        'it (#tombstone); moderated retractions use the same elements (XEP-0425). User archives keep ' +
+        'one-to-one retractions as sent',
       since: '0.1.0',
       tests: ['test/unit/muc-modern.test.ts', 'test/integration/muc-modern.test.ts'],
     },

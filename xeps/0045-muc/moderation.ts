@@ -13,6 +13,11 @@
 // so it holds the tombstone too. The announcement itself is archived, so that clients
 // catching up from the archive learn of it.
 //
+// XEP-0424 §5 for an occupant's own retraction: when the author retracts a message of the
+// room's archive (a groupchat message with <retract id='stanza-id'/>), the room passes the
+// retraction on like any message, archives it (§5: "MUST store the retraction message"), and
+// replaces the original by a tombstone naming it, in the archive and in the history.
+//
 // COMPAT: Gajim, Conversations and Prosody 0.12 speak the first version (XEP-0425 0.2:
 // urn:xmpp:message-moderate:0 inside a XEP-0422 <apply-to/>, with message-retract:0). The room
 // accepts that request too, and every announcement carries both forms, so that clients of
@@ -24,7 +29,7 @@ import { Element, x } from '../../src/xml/element.js';
 import { parseStored } from '../../src/xml/fragment.js';
 import { NS } from '../../src/xml/ns.js';
 import { type RoomArchiveFeature, roomStanzaId } from './archive.js';
-import { MucExtensions, type RoomIqRequest } from './context.js';
+import { type BroadcastEvent, MucExtensions, type RoomIqRequest } from './context.js';
 import type { OccupantIds } from './occupant-id.js';
 import { occupantIdElement } from './occupant-id.js';
 
@@ -100,17 +105,17 @@ export function retractionAnnouncement(
   );
 }
 
+/** Who retracted a message and why: a moderator (XEP-0425), or its author (XEP-0424). */
+export type Retraction =
+  | { readonly by: 'moderator'; readonly moderator: Moderator; readonly reason: string | undefined }
+  /** `id`: the id of the author's retraction message, which the tombstone names (XEP-0424 §5). */
+  | { readonly by: 'author'; readonly id: string | undefined };
+
 /**
- * §5: the tombstone of a retracted message: its attributes, its author's occupant id and the
- * room's stanza-id kept; everything else it carried gone.
+ * XEP-0425 §5, XEP-0424 §5: the tombstone of a retracted message: its attributes, its author's
+ * occupant id and the room's stanza-id kept; everything else it carried gone.
  */
-export function tombstone(
-  original: Element,
-  room: string,
-  moderator: Moderator,
-  reason: string | undefined,
-  at: number,
-): Element {
+export function tombstone(original: Element, room: string, retraction: Retraction, at: number): Element {
   const stone = new Element(original.name, { ...original.attrs });
   for (const child of original.children) {
     if (typeof child === 'string') continue;
@@ -121,10 +126,16 @@ export function tombstone(
     )
       stone.append(child.clone());
   }
+  const stamp = new Date(at).toISOString();
+  if (retraction.by === 'author') {
+    stone.append(x('retracted', { xmlns: NS.MESSAGE_RETRACT, id: retraction.id, stamp }));
+    return stone;
+  }
+  const { moderator, reason } = retraction;
   stone.append(
     x(
       'retracted',
-      { xmlns: NS.MESSAGE_RETRACT, stamp: new Date(at).toISOString() },
+      { xmlns: NS.MESSAGE_RETRACT, stamp },
       x(
         'moderated',
         { xmlns: NS.MESSAGE_MODERATE, by: moderator.by },
@@ -145,11 +156,40 @@ export class ModerationFeature {
 
   install(extensions: MucExtensions): void {
     extensions.roomFeatures.add((room) =>
-      room.config.archiving ? [NS.MESSAGE_MODERATE, NS.MESSAGE_MODERATE_0] : [],
+      room.config.archiving
+        ? [NS.MESSAGE_MODERATE, NS.MESSAGE_MODERATE_0, NS.MESSAGE_RETRACT, NS.MESSAGE_RETRACT_TOMBSTONE]
+        : [],
     );
+    // After the archive's own handler, which has just stored the retraction.
+    extensions.afterBroadcast.add(this.authorRetraction);
     extensions.roomIq.set(MucExtensions.iqKey('set', NS.MESSAGE_MODERATE, 'moderate'), this.moderate);
     extensions.roomIq.set(MucExtensions.iqKey('set', NS.FASTEN, 'apply-to'), this.moderate);
   }
+
+  /**
+   * XEP-0424 §5: an occupant retracts its own message (a groupchat message with <retract/>
+   * naming the room's stanza-id): the archive and the history keep a tombstone. Only the
+   * author may (§6: the same user, here by real bare JID, which implies the same occupant id);
+   * anyone else's retraction is passed on for clients to judge, and changes nothing here.
+   */
+  private readonly authorRetraction = (event: BroadcastEvent): void => {
+    if (event.kind !== 'message') return;
+    const { room, message } = event;
+    const retract = message.getChild('retract', NS.MESSAGE_RETRACT);
+    const id = retract?.attrs.id;
+    if (id === undefined || !room.config.archiving) return;
+    const archived = this.archive.archives.find(room.jid, id);
+    if (archived === undefined || archived.nick === '' || archived.realBare !== event.real.bare) return;
+    const roomJid = room.jid.bare;
+    const stone = tombstone(
+      parseStored(archived.stanza),
+      roomJid,
+      { by: 'author', id: message.attrs.id },
+      event.at,
+    );
+    this.archive.archives.replace(archived.archive, archived.seq, stone.toString());
+    room.history.replace((entry) => roomStanzaId(entry.stanza, roomJid) === id, stone);
+  };
 
   private readonly moderate = (req: RoomIqRequest): undefined => {
     const { room, occupant } = req;
@@ -166,7 +206,12 @@ export class ModerationFeature {
     };
     const now = this.now();
 
-    const stone = tombstone(parseStored(archived.stanza), roomJid, moderator, request.reason, now);
+    const stone = tombstone(
+      parseStored(archived.stanza),
+      roomJid,
+      { by: 'moderator', moderator, reason: request.reason },
+      now,
+    );
     this.archive.archives.replace(archived.archive, archived.seq, stone.toString());
     room.history.replace((entry) => roomStanzaId(entry.stanza, roomJid) === request.id, stone);
 
