@@ -7,7 +7,7 @@
 import { xml } from '@xmpp/client';
 import { expect } from 'chai';
 import { NS } from '../../src/xml/ns.js';
-import type { TestClient } from '../helpers/client.js';
+import { eventually, type TestClient } from '../helpers/client.js';
 import { befriend, expectStanza, login, presenceFrom, request, rosterOf, upcoming } from '../helpers/im.js';
 import { DOMAIN_A, DOMAIN_B, type Pair, startPair } from './s2s-support.js';
 
@@ -143,6 +143,64 @@ describe('s2s: two Warbler servers', function () {
           outboundDialback: 0,
         });
       }
+    });
+  });
+
+  describe('over direct TLS (XEP-0368) with certificates from a shared CA', () => {
+    let pair: Pair;
+    let alice: TestClient;
+    let bob: TestClient;
+
+    before(async () => {
+      pair = await startPair({ ca: true, directTls: true });
+      ({ alice, bob } = await loginBoth(pair));
+    });
+
+    after(async () => {
+      await Promise.all([alice?.stop().catch(() => {}), bob?.stop().catch(() => {})]);
+      await pair?.stop();
+    });
+
+    it('carries messages both ways, authenticated with SASL EXTERNAL', async () => {
+      const toBob = upcoming(bob)((el) => el.name === 'message' && el.attrs.id === 'tls-1');
+      await alice.send(xml('message', { to: BOB, type: 'chat', id: 'tls-1' }, xml('body', {}, 'direct')));
+      expect((await toBob).getChildText('body')).to.equal('direct');
+      const toAlice = upcoming(alice)((el) => el.name === 'message' && el.attrs.id === 'tls-2');
+      await bob.send(
+        xml('message', { to: alice.jid!.toString(), type: 'chat', id: 'tls-2' }, xml('body', {}, 'tls')),
+      );
+      expect((await toAlice).getChildText('body')).to.equal('tls');
+      expect(pair.a.server.federation!.stats.outboundExternal).to.equal(1);
+      expect(pair.b.server.federation!.stats.outboundExternal).to.equal(1);
+    });
+  });
+
+  describe('with an idle timeout', () => {
+    let pair: Pair;
+    let alice: TestClient;
+    let bob: TestClient;
+
+    before(async () => {
+      pair = await startPair({ s2sA: 'idle_timeout = 1' });
+      ({ alice, bob } = await loginBoth(pair));
+    });
+
+    after(async () => {
+      await Promise.all([alice?.stop().catch(() => {}), bob?.stop().catch(() => {})]);
+      await pair?.stop();
+    });
+
+    it('closes a connection that carried nothing for idle_timeout, and opens a new one when needed', async () => {
+      const manager = pair.a.server.federation!.manager;
+      const first = upcoming(bob)((el) => el.name === 'message' && el.attrs.id === 'idle-1');
+      await alice.send(xml('message', { to: BOB, type: 'chat', id: 'idle-1' }, xml('body', {}, 'one')));
+      await first;
+      expect(manager.connections).to.deep.equal([`${DOMAIN_A}→${DOMAIN_B}`]);
+      await eventually(() => manager.connections.length === 0, 'the idle connection is closed', 5_000);
+      const second = upcoming(bob)((el) => el.name === 'message' && el.attrs.id === 'idle-2');
+      await alice.send(xml('message', { to: BOB, type: 'chat', id: 'idle-2' }, xml('body', {}, 'two')));
+      expect((await second).getChildText('body')).to.equal('two');
+      expect(pair.a.server.federation!.stats.outboundDialback).to.equal(2);
     });
   });
 });

@@ -35,6 +35,8 @@ export interface PairOptions {
   s2sB?: string;
   /** Extra TOML for both. */
   extraToml?: string;
+  /** Route each domain to the other's direct TLS port (XEP-0368) instead of STARTTLS. */
+  directTls?: boolean;
 }
 
 export interface Pair {
@@ -46,6 +48,7 @@ export interface Pair {
 /** Starts a.localhost and b.localhost, each routing the other's domain to its s2s port. */
 export async function startPair(options: PairOptions = {}): Promise<Pair> {
   const [portA, portB] = [await freePort(), await freePort()];
+  const [tlsPortA, tlsPortB] = options.directTls ? [await freePort(), await freePort()] : [0, 0];
   const certDir = mkdtempSync(join(tmpdir(), 'warbler-s2s-certs-'));
   let certA = '';
   let certB = '';
@@ -68,6 +71,7 @@ export async function startPair(options: PairOptions = {}): Promise<Pair> {
   const start = (
     domain: string,
     port: number,
+    tlsPort: number,
     other: string,
     otherPort: number,
     own: string | undefined,
@@ -75,11 +79,18 @@ export async function startPair(options: PairOptions = {}): Promise<Pair> {
   ) =>
     startTestServer({
       hosts: [domain],
-      s2s: [`port = ${port}`, 'direct_tls = false', caLine, options.s2s ?? '', own ?? ''].join('\n'),
+      s2s: [
+        `port = ${port}`,
+        options.directTls ? `direct_tls_port = ${tlsPort}` : 'direct_tls = false',
+        caLine,
+        options.s2s ?? '',
+        own ?? '',
+      ].join('\n'),
       extraToml: [
         `[s2s.routes."${other}"]`,
         'host = "127.0.0.1"',
         `port = ${otherPort}`,
+        options.directTls ? 'direct_tls = true' : '',
         cert,
         // Stanzas exactly as sent: no archive ids, no avatar hashes in presence.
         '[modules]',
@@ -87,10 +98,26 @@ export async function startPair(options: PairOptions = {}): Promise<Pair> {
         options.extraToml ?? '',
       ].join('\n'),
     });
-  const a = await start(DOMAIN_A, portA, DOMAIN_B, portB, options.s2sA, certA);
+  const a = await start(
+    DOMAIN_A,
+    portA,
+    tlsPortA,
+    DOMAIN_B,
+    options.directTls ? tlsPortB : portB,
+    options.s2sA,
+    certA,
+  );
   let b: TestServer;
   try {
-    b = await start(DOMAIN_B, portB, DOMAIN_A, portA, options.s2sB, certB);
+    b = await start(
+      DOMAIN_B,
+      portB,
+      tlsPortB,
+      DOMAIN_A,
+      options.directTls ? tlsPortA : portA,
+      options.s2sB,
+      certB,
+    );
   } catch (err) {
     await a.stop();
     throw err;
