@@ -59,13 +59,21 @@ export const systemResolver: Resolver = {
   },
 };
 
+export interface DnsServerOptions {
+  /** How long one query may take (default 2000 ms). */
+  timeoutMs?: number;
+  /** How many times a query is sent before giving up (default 2). */
+  tries?: number;
+}
+
 /**
- * A resolver asking these DNS servers directly (`address` or `address:port`), bypassing the
- * system's configuration and /etc/hosts: for a private DNS, and tests with their own server.
+ * A resolver asking DNS servers directly (`address` or `address:port`; none: the system's
+ * nameservers), bypassing /etc/hosts and getaddrinfo: for a private DNS, tests with their own
+ * server, and `warbler check`, which must not hang on a machine without a network.
  */
-export function dnsServerResolver(servers: string[]): Resolver {
-  const dns = new DnsResolver({ timeout: 2000, tries: 2 });
-  dns.setServers(servers);
+export function dnsServerResolver(servers: string[] = [], opts: DnsServerOptions = {}): Resolver {
+  const dns = new DnsResolver({ timeout: opts.timeoutMs ?? 2000, tries: opts.tries ?? 2 });
+  if (servers.length > 0) dns.setServers(servers);
   const noRecords = <T>(err: unknown): T[] => {
     if (NO_RECORDS.has((err as NodeJS.ErrnoException).code ?? '')) return [];
     throw err;

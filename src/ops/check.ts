@@ -6,14 +6,25 @@ import net from 'node:net';
 import type { CoreConfig } from '../config/options.js';
 import { silentLogger } from '../log.js';
 import { formatAddress } from '../net/listener.js';
+import { dnsServerResolver, type Resolver } from '../net/resolve.js';
 import { certificateStore, databasePath } from '../server.js';
 import { openDatabase } from '../storage/db.js';
+import { checkDns } from './check-dns.js';
 
 interface Output {
   write(s: string): unknown;
 }
 
-export async function checkInstallation(config: CoreConfig, out: Output): Promise<number> {
+export interface CheckOptions {
+  /** Where SRV records are read (default: the system's nameservers, a short timeout). */
+  resolver?: Resolver;
+}
+
+export async function checkInstallation(
+  config: CoreConfig,
+  out: Output,
+  options: CheckOptions = {},
+): Promise<number> {
   let problems = 0;
   const ok = (msg: string) => out.write(`ok      ${msg}\n`);
   const bad = (msg: string) => {
@@ -93,6 +104,24 @@ export async function checkInstallation(config: CoreConfig, out: Output): Promis
     }
   }
   if (!c2s.require_encryption) note('c2s.require_encryption is off: clients may log in without TLS');
+
+  const { s2s } = config;
+  const findings = await checkDns(
+    config.hosts,
+    {
+      c2s: c2s.port,
+      c2sDirectTls: c2s.direct_tls ? c2s.direct_tls_port : undefined,
+      s2s: s2s.enabled ? s2s.port : undefined,
+      s2sDirectTls: s2s.enabled && s2s.direct_tls ? s2s.direct_tls_port : undefined,
+    },
+    // One short try per query: a machine without a network must not make the check hang.
+    options.resolver ?? dnsServerResolver([], { timeoutMs: 3000, tries: 1 }),
+  );
+  for (const { level, message } of findings) {
+    if (level === 'ok') ok(message);
+    else if (level === 'note') note(message);
+    else bad(message);
+  }
 
   out.write(problems === 0 ? 'all checks passed\n' : `${problems} problem(s) found\n`);
   return problems === 0 ? 0 : 1;
