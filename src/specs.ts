@@ -11,12 +11,19 @@ export const CORE_SPECS: readonly SpecDeclaration[] = [
     status: 'partial',
     note:
       'client streams: STARTTLS, SASL, resource binding, stanza routing and errors, restricted XML; ' +
-      'server-to-server streams are not implemented yet',
+      'server streams: §3.2 resolution, STARTTLS or direct TLS with the peer certificate checked ' +
+      '(§13.7.2), SASL EXTERNAL or dialback, stanzas accepted only for the domain pairs a stream proved ' +
+      '(§8.1.1, invalid-from), several pairs on one incoming stream, one outgoing stream per pair; ' +
+      'not implemented: see-other-host, bidirectional server streams',
     since: '0.1.0',
     tests: [
       'test/integration/c2s.test.ts',
       'test/integration/bad-input.test.ts',
       'test/unit/xml-parser.test.ts',
+      'test/integration/s2s-federation.test.ts',
+      'test/integration/s2s-impostor.test.ts',
+      'test/integration/s2s-bounce.test.ts',
+      'test/integration/s2s-prosody.test.ts',
     ],
   },
   {
@@ -102,13 +109,63 @@ export const CORE_SPECS: readonly SpecDeclaration[] = [
     tests: ['test/integration/carbons.test.ts', 'test/integration/mam.test.ts'],
   },
   {
+    spec: { xep: 178 },
+    title: 'Best Practices for Use of SASL EXTERNAL with Certificates',
+    version: '1.2',
+    status: 'partial',
+    note:
+      'between servers, both ways: offered only to a peer whose certificate chains to a trusted CA ' +
+      '(system roots and s2s.ca_file) and names its domain; the authorization identity must be that ' +
+      'domain; tried first when connecting, dialback after a refusal unless s2s.secure_auth; ' +
+      'client certificates on client streams are not accepted',
+    since: '0.1.0',
+    tests: [
+      'test/integration/s2s-federation.test.ts',
+      'test/integration/s2s-impostor.test.ts',
+      'test/integration/s2s-prosody.test.ts',
+    ],
+  },
+  {
+    spec: { xep: 185 },
+    title: 'Dialback Key Generation and Validation',
+    version: '1.0',
+    status: 'complete',
+    note: 'HMAC-SHA256 of the SHA-256 of a secret; the secret is s2s.dialback_secret or one generated once and kept in data_dir',
+    since: '0.1.0',
+    tests: ['test/unit/s2s-dialback.test.ts', 'test/integration/s2s-impostor.test.ts'],
+  },
+  {
+    spec: { xep: 220 },
+    title: 'Server Dialback',
+    version: '1.1.1',
+    status: 'complete',
+    note:
+      'both roles and the authoritative one; dialback errors (the urn:xmpp:features:dialback feature); ' +
+      'a key is verified by asking the claimed domain over our own connection to it; several domain ' +
+      'pairs on one incoming stream; a certificate trusted for the domain settles a request at once ' +
+      '(XEP-0344 §2.1.1); off under s2s.secure_auth',
+    since: '0.1.0',
+    tests: [
+      'test/integration/s2s-federation.test.ts',
+      'test/integration/s2s-impostor.test.ts',
+      'test/integration/s2s-prosody.test.ts',
+    ],
+  },
+  {
     spec: { xep: 368 },
     title: 'SRV records for XMPP over TLS',
     version: '1.1.0',
-    status: 'partial',
-    note: 'direct TLS listener for clients (ALPN xmpp-client); servers not yet',
+    status: 'complete',
+    note:
+      'direct TLS listeners for clients (ALPN xmpp-client) and servers (xmpp-server, s2s.direct_tls_port); ' +
+      'outgoing server connections follow _xmpps-server as well as _xmpp-server records',
     since: '0.1.0',
-    tests: ['test/integration/c2s.test.ts'],
+    tests: [
+      'test/integration/c2s.test.ts',
+      'test/integration/s2s-federation.test.ts',
+      'test/unit/resolve.test.ts',
+      'test/integration/s2s-prosody.test.ts',
+    ],
   },
   {
     spec: { xep: 440 },
