@@ -62,7 +62,7 @@ export class ComponentStream extends XmlStream implements ComponentSession {
   private handshakeTimer: NodeJS.Timeout | undefined;
   private attached = false;
   /** Elements waiting while an earlier stanza's routing is still asynchronous. */
-  private queue: Element[] | undefined;
+  private queue: Array<[Element, string | undefined]> | undefined;
   private busy = false;
 
   constructor(
@@ -158,7 +158,7 @@ export class ComponentStream extends XmlStream implements ComponentSession {
   protected onElement(element: Element, ns: string | undefined): void {
     if (this.busy) {
       this.queue ??= [];
-      this.queue.push(element);
+      this.queue.push([element, ns]);
       if (this.queue.length === 64) this.socket.pause();
       return;
     }
@@ -183,9 +183,8 @@ export class ComponentStream extends XmlStream implements ComponentSession {
     this.busy = false;
     const queue = this.queue;
     while (!this.busy && queue !== undefined && queue.length > 0 && !this.closed && !this.closing) {
-      const element = queue.shift()!;
-      // Queued elements passed the stream's namespace check when they arrived.
-      this.process(element, NS.COMPONENT);
+      const [element, ns] = queue.shift()!;
+      this.process(element, ns);
     }
     if (!this.busy && this.socket.isPaused()) this.socket.resume();
   }

@@ -227,6 +227,24 @@ describe('components (XEP-0114)', () => {
       expect(reply.getChildText('body')).to.equal('hello alice');
     });
 
+    it('delivers what the component sends in one burst in the order it was sent', async () => {
+      const ids = Array.from({ length: 30 }, (_, i) => `burst-${i}`);
+      // To the bare JID (delivery rules) and the full JID (straight to the session), interleaved.
+      bot.send(
+        ids
+          .map(
+            (id, i) =>
+              `<message from='echo@bot.localhost' to='${i % 2 ? alice.jid!.bare().toString() : alice.jid}' type='chat' id='${id}'><body>${id}</body></message>`,
+          )
+          .join(''),
+      );
+      await alice.waitFor((s) => s.attrs.id === ids.at(-1));
+      const received = alice.received
+        .filter((s) => s.is('message') && ids.includes(s.attrs.id))
+        .map((s) => s.attrs.id);
+      expect(received).to.deep.equal(ids);
+    });
+
     it('carries an iq from a user to the component and its result back', async () => {
       const since = bot.received.length;
       const request = alice.iqCaller.get(xml('query', { xmlns: NS.DISCO_INFO }), 'bot.localhost');
