@@ -21,9 +21,12 @@ export interface ConnectOptions {
   signal?: AbortSignal;
   /** Overrides {@link CONNECTION_ATTEMPT_DELAY_MS} (tests). */
   attemptDelayMs?: number;
+  /** Opens one TCP connection (default net.connect); tests stand in an address that never answers. */
+  openSocket?: (address: string, port: number) => net.Socket;
 }
 
 export interface Connected {
+  /** Connected, with no 'error' listener left: the caller must add one at once. */
   socket: net.Socket;
   target: ConnectTarget;
   /** The address the socket connected to. */
@@ -133,7 +136,7 @@ function raceAddresses(
       }
       const { address } = queue[next++]!;
       const label = `${target.host} ${formatAddress(address, target.port)}`;
-      const socket = net.connect({ host: address, port: target.port, noDelay: true });
+      const socket = (opts.openSocket ?? openTcp)(address, target.port);
       const fail = (err: Error) => {
         clearTimeout(pending.get(socket));
         socket.removeAllListeners('connect');
@@ -165,6 +168,10 @@ function raceAddresses(
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     startNext();
   });
+}
+
+function openTcp(address: string, port: number): net.Socket {
+  return net.connect({ host: address, port, noDelay: true });
 }
 
 function errorText(err: unknown): string {

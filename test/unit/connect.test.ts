@@ -120,6 +120,52 @@ describe('connectFirst', () => {
     expect(address).to.equal('127.0.0.1');
   });
 
+  it('starts the other family after the attempt delay while the first address stays silent (RFC 8305 §5)', async () => {
+    const port = await server('127.0.0.1');
+    const opened: string[] = [];
+    const silent = new net.Socket();
+    // 2001:db8::/32 is for documentation: this socket is never connected, so it never answers.
+    const openSocket = (address: string, p: number) => {
+      opened.push(address);
+      return address === '2001:db8::1' ? silent : net.connect({ host: address, port: p });
+    };
+    const resolver = fakeResolver({
+      'slow.test': [
+        { address: '2001:db8::1', family: 6 },
+        { address: '127.0.0.1', family: 4 },
+      ],
+    });
+    const { socket, address } = await connectFirst([{ host: 'slow.test', port, directTls: false }], {
+      timeoutMs: NEVER_MS,
+      resolver,
+      attemptDelayMs: 1,
+      openSocket,
+    });
+    socket.destroy();
+    expect(opened).to.deep.equal(['2001:db8::1', '127.0.0.1']);
+    expect(address).to.equal('127.0.0.1');
+    // The loser of the race is cancelled.
+    expect(silent.destroyed).to.equal(true);
+  });
+
+  it('gives up on an address that stays silent past the timeout, naming it', async () => {
+    let silent: net.Socket | undefined;
+    const openSocket = () => {
+      silent = new net.Socket();
+      return silent;
+    };
+    let error: unknown;
+    try {
+      await connectFirst([{ host: '192.0.2.9', port: 5269, directTls: false }], { timeoutMs: 1, openSocket });
+    } catch (err) {
+      error = err;
+    }
+    expect((error as ConnectError).attempts).to.deep.equal([
+      '192.0.2.9 192.0.2.9:5269 no answer within 1 ms',
+    ]);
+    expect(silent?.destroyed).to.equal(true);
+  });
+
   it('tries the next target when the first refuses, and says which target answered', async () => {
     const refusing = await closedPort('127.0.0.1');
     const port = await server('127.0.0.1');
