@@ -45,11 +45,11 @@ export interface S2sProsodyOptions {
   /** CA certificates (PEM) Prosody trusts for peers' certificates. */
   readonly trustedCa?: string;
   /**
-   * How peers may authenticate: 'dialback' loads XEP-0220 dialback (used when a certificate does
-   * not check); 'external' leaves dialback out and requires valid certificates, so that only
-   * SASL EXTERNAL (XEP-0178) can authenticate a stream, either way.
+   * Whether Prosody loads XEP-0220 dialback (used when a certificate does not check). Without it
+   * Prosody also requires valid certificates (s2s_secure_auth), so that only SASL EXTERNAL
+   * (XEP-0178) can authenticate a stream, either way.
    */
-  readonly auth: 'dialback' | 'external';
+  readonly dialback: boolean;
   /** Also listen for direct TLS server connections (XEP-0368). */
   readonly directTls?: boolean;
 }
@@ -122,7 +122,7 @@ export async function startS2sProsody(options: S2sProsodyOptions): Promise<S2sPr
   const logFile = join(dir, 'prosody.log');
   const level = process.env.WARBLER_TEST_LOG ? 'debug' : 'info';
   const modules = ['roster', 'saslauth', 'tls', 'disco', 'ping', 'presence'];
-  if (options.auth === 'dialback') modules.push('dialback');
+  if (options.dialback) modules.push('dialback');
   writeFileSync(
     join(dir, 'prosody.cfg.lua'),
     [
@@ -144,7 +144,7 @@ export async function startS2sProsody(options: S2sProsodyOptions): Promise<S2sPr
       `modules_enabled = { ${modules.map(lua).join(', ')} }`,
       'modules_disabled = { "offline", "http" }',
       's2s_require_encryption = true',
-      `s2s_secure_auth = ${options.auth === 'external'}`,
+      `s2s_secure_auth = ${!options.dialback}`,
       `ssl = { ${ssl.join('; ')}; }`,
       // Where Prosody looks for certificates by name; pointed here so it does not search /etc.
       `certificates = ${lua(dir)}`,

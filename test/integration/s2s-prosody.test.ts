@@ -4,7 +4,8 @@
 // messages both ways over server-to-server streams (RFC 6120) that were authenticated
 //   - by dialback (XEP-0220), both servers holding self-signed certificates, and
 //   - by SASL EXTERNAL (XEP-0178), both holding certificates from one test CA that both trust,
-//     Prosody without its dialback module and both requiring valid certificates, and
+//     Prosody without its dialback module and both requiring valid certificates,
+//   - the same with dialback allowed on both sides, where SASL EXTERNAL must still be chosen, and
 //   - the same over direct TLS both ways (XEP-0368): Prosody finds only an `_xmpps-server`
 //     record (its `_xmpp-server` one says "."), and Warbler's route names Prosody's TLS port.
 // Warbler reaches Prosody by a static route; Prosody reaches Warbler through DNS: its libunbound
@@ -31,16 +32,39 @@ const STANZA_WAIT_MS = 15_000;
 /** How the two servers federate in one run. */
 interface Variant {
   readonly title: string;
-  /** 'dialback': self-signed certificates; 'external': certificates from one CA, and no dialback. */
-  readonly auth: 'dialback' | 'external';
+  /** Self-signed certificates, or certificates from one test CA that both servers trust. */
+  readonly certificates: 'self-signed' | 'ca';
+  /** Whether dialback is allowed; without it both sides require valid certificates. */
+  readonly dialback: boolean;
   /** Both ways over direct TLS (XEP-0368) instead of STARTTLS. */
   readonly directTls: boolean;
 }
 
 const VARIANTS: readonly Variant[] = [
-  { title: 'dialback, self-signed certificates', auth: 'dialback', directTls: false },
-  { title: 'SASL EXTERNAL, certificates from a shared CA', auth: 'external', directTls: false },
-  { title: 'direct TLS both ways (XEP-0368), SASL EXTERNAL', auth: 'external', directTls: true },
+  {
+    title: 'dialback, self-signed certificates',
+    certificates: 'self-signed',
+    dialback: true,
+    directTls: false,
+  },
+  {
+    title: 'SASL EXTERNAL, certificates from a shared CA, dialback off',
+    certificates: 'ca',
+    dialback: false,
+    directTls: false,
+  },
+  {
+    title: 'certificates from a shared CA, dialback also on: SASL EXTERNAL preferred',
+    certificates: 'ca',
+    dialback: true,
+    directTls: false,
+  },
+  {
+    title: 'direct TLS both ways (XEP-0368), SASL EXTERNAL',
+    certificates: 'ca',
+    dialback: false,
+    directTls: true,
+  },
 ];
 
 interface Setup {
@@ -53,7 +77,7 @@ interface Setup {
 async function startBoth(variant: Variant): Promise<Setup> {
   const dns = await startTestDns();
   const certDir = mkdtempSync(join(tmpdir(), 'warbler-s2s-prosody-'));
-  const ca = variant.auth === 'external' ? createTestCA() : undefined;
+  const ca = variant.certificates === 'ca' ? createTestCA() : undefined;
   const certificate = (domain: string): PemPair => (ca ? ca.issue([domain]) : selfSigned([domain]));
   const write = (name: string, text: string) => {
     const file = join(certDir, name);
@@ -65,7 +89,7 @@ async function startBoth(variant: Variant): Promise<Setup> {
     domain: PROSODY,
     certificate: certificate(PROSODY),
     dnsForward: dns.address,
-    auth: variant.auth,
+    dialback: variant.dialback,
     directTls: variant.directTls,
     ...(ca ? { trustedCa: ca.cert } : {}),
   });
@@ -73,7 +97,8 @@ async function startBoth(variant: Variant): Promise<Setup> {
   try {
     const own = certificate(WARBLER);
     const s2s = [`direct_tls = ${variant.directTls}`];
-    if (ca) s2s.push(`ca_file = ${JSON.stringify(write('ca.pem', ca.cert))}`, 'secure_auth = true');
+    if (ca) s2s.push(`ca_file = ${JSON.stringify(write('ca.pem', ca.cert))}`);
+    if (!variant.dialback) s2s.push('secure_auth = true');
     warbler = await startTestServer({
       hosts: [WARBLER],
       dir: certDir,
@@ -233,9 +258,11 @@ for (const variant of VARIANTS) {
       expect(message.getChildText('body')).to.equal('Hello from Prosody');
     });
 
-    it(`authenticated both streams by ${variant.auth === 'dialback' ? 'dialback' : 'SASL EXTERNAL'}`, () => {
+    // XEP-0178 §1: with certificates that check, SASL EXTERNAL; else dialback.
+    const external = variant.certificates === 'ca';
+    it(`authenticated both streams by ${external ? 'SASL EXTERNAL' : 'dialback'}`, () => {
       const stats = setup!.warbler.server.federation!.stats;
-      if (variant.auth === 'dialback') {
+      if (!external) {
         expect(stats.outboundDialback, 'outgoing streams by dialback').to.be.greaterThan(0);
         expect(stats.inboundDialback, 'incoming domains by dialback').to.be.greaterThan(0);
         expect(stats.outboundExternal + stats.inboundExternal, 'streams by SASL EXTERNAL').to.equal(0);
@@ -244,7 +271,7 @@ for (const variant of VARIANTS) {
         expect(stats.inboundExternal, 'incoming streams by SASL EXTERNAL').to.be.greaterThan(0);
         expect(stats.outboundDialback + stats.inboundDialback, 'domains by dialback').to.equal(0);
       }
-      if (variant.auth === 'external') {
+      if (external) {
         // Prosody's side of it (logged at info level): it took Warbler's certificate as proof.
         expect(setup!.prosody.log()).to.include(`Accepting SASL EXTERNAL identity from ${WARBLER}`);
       }
