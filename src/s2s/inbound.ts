@@ -316,7 +316,7 @@ export class S2SInStream extends XmlStream implements Session {
       this.saslFailure('not-authorized');
       return;
     }
-    if (!this.env.policy.allows(claimed)) {
+    if (!this.env.policy.allows(claimed) || this.env.isLocalDomain(claimed)) {
       this.saslFailure('not-authorized');
       return;
     }
@@ -370,6 +370,11 @@ export class S2SInStream extends XmlStream implements Session {
     }
     if (!this.env.policy.allows(remote)) {
       answer(new StanzaError('forbidden', `this server does not federate with ${remote}`));
+      return;
+    }
+    if (this.env.isLocalDomain(remote)) {
+      // Our own domains never arrive from outside; asking ourselves would prove nothing.
+      answer(new StanzaError('forbidden', `${remote} is served here`));
       return;
     }
     if (key === '') {

@@ -104,6 +104,12 @@ export class S2SManager {
     for (const link of [...this.links.values()]) link.shutdown();
   }
 
+  /** Hands a stanza to the current connection for the pair, opening one if needed. */
+  resend(local: string, remote: string, stanza: Element): void {
+    if (this.stopped) this.bounce(stanza, 'remote-server-timeout', 'the server is stopping');
+    else this.link(local, remote).send(stanza);
+  }
+
   /** Sends an error back for a stanza that cannot go (presence is dropped; see the top). */
   bounce(stanza: Element, condition: StanzaErrorCondition, text?: string): void {
     if (stanza.name === 'presence') return;
@@ -291,8 +297,14 @@ class OutboundLink {
     this.end();
     if (failure !== undefined && !wasEnded) this.log.info('server connection failed', { reason });
     else this.log.debug('server connection closed', { reason });
-    const condition = BOUNCE_FOR[failure ?? 'unreachable'];
-    for (const stanza of this.queue.splice(0)) this.manager.bounce(stanza, condition, reason);
+    const waiting = this.queue.splice(0);
+    if (failure === undefined && waiting.length > 0) {
+      // The stream was ready and closed while these were on their way: a new one takes them.
+      for (const stanza of waiting) this.manager.resend(this.local, this.remote, stanza);
+    } else {
+      const condition = BOUNCE_FOR[failure ?? 'unreachable'];
+      for (const stanza of waiting) this.manager.bounce(stanza, condition, reason);
+    }
     for (const pending of this.verifies.values()) pending.resolve({ error: 'remote-server-not-found' });
     this.verifies.clear();
   }

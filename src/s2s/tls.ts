@@ -7,6 +7,7 @@
 
 import { readFileSync } from 'node:fs';
 import tls, { type SecureContext, type TlsOptions } from 'node:tls';
+import { domainToASCII } from 'node:url';
 import type { CertificateStore } from '../tls/store.js';
 
 /** ALPN protocol id of XMPP server-to-server (XEP-0368 §3). */
@@ -71,7 +72,8 @@ export class S2STls {
   clientOptions(local: string, remote: string): tls.ConnectionOptions {
     return {
       secureContext: this.contextFor(local),
-      servername: remote,
+      // SNI carries A-labels (RFC 6066 §3); JID domains are kept as U-labels.
+      servername: domainToASCII(remote) || remote,
       ALPNProtocols: [ALPN_SERVER],
       rejectUnauthorized: false,
       minVersion: 'TLSv1.2',

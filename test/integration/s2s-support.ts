@@ -37,6 +37,8 @@ export interface PairOptions {
   extraToml?: string;
   /** Route each domain to the other's direct TLS port (XEP-0368) instead of STARTTLS. */
   directTls?: boolean;
+  /** Service subdomains (like "conference") of each domain, routed to that domain's server too. */
+  services?: string[];
 }
 
 export interface Pair {
@@ -87,10 +89,12 @@ export async function startPair(options: PairOptions = {}): Promise<Pair> {
         own ?? '',
       ].join('\n'),
       extraToml: [
-        `[s2s.routes."${other}"]`,
-        'host = "127.0.0.1"',
-        `port = ${otherPort}`,
-        options.directTls ? 'direct_tls = true' : '',
+        ...[other, ...(options.services ?? []).map((service) => `${service}.${other}`)].flatMap((name) => [
+          `[s2s.routes."${name}"]`,
+          'host = "127.0.0.1"',
+          `port = ${otherPort}`,
+          options.directTls ? 'direct_tls = true' : '',
+        ]),
         cert,
         // Stanzas exactly as sent: no archive ids, no avatar hashes in presence.
         '[modules]',
