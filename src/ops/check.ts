@@ -87,25 +87,42 @@ export async function checkInstallation(
     bad((err as Error).message);
   }
 
-  const { c2s } = config;
-  const ports = [{ key: 'c2s.port', name: 'c2s', port: c2s.port }];
-  if (c2s.direct_tls)
-    ports.push({ key: 'c2s.direct_tls_port', name: 'c2s direct TLS', port: c2s.direct_tls_port });
-  for (const { key, name, port } of ports) {
-    for (const address of c2s.addresses) {
+  const { c2s, s2s } = config;
+  const ports = [{ key: 'c2s.port', name: 'c2s', port: c2s.port, addresses: c2s.addresses, section: 'c2s' }];
+  if (c2s.direct_tls) {
+    ports.push({
+      key: 'c2s.direct_tls_port',
+      name: 'c2s direct TLS',
+      port: c2s.direct_tls_port,
+      addresses: c2s.addresses,
+      section: 'c2s',
+    });
+  }
+  if (s2s.enabled) {
+    ports.push({ key: 's2s.port', name: 's2s', port: s2s.port, addresses: s2s.addresses, section: 's2s' });
+    if (s2s.direct_tls) {
+      ports.push({
+        key: 's2s.direct_tls_port',
+        name: 's2s direct TLS',
+        port: s2s.direct_tls_port,
+        addresses: s2s.addresses,
+        section: 's2s',
+      });
+    }
+  }
+  for (const { key, name, port, addresses, section } of ports) {
+    for (const address of addresses) {
       const where = `${name} ${formatAddress(address, port)}`;
       if (port === 0) {
         note(`${where}: ${key} is 0, so a free port is picked at every start`);
         continue;
       }
-      const problem = await tryListen(address, port, c2s.addresses, key);
+      const problem = await tryListen(address, port, addresses, key, `${section}.addresses`);
       if (problem) bad(`${where}: ${problem}`);
       else ok(`${where} is free`);
     }
   }
   if (!c2s.require_encryption) note('c2s.require_encryption is off: clients may log in without TLS');
-
-  const { s2s } = config;
   const findings = await checkDns(
     config.hosts,
     {
@@ -132,6 +149,7 @@ function tryListen(
   port: number,
   all: readonly string[],
   key: string,
+  addressesKey: string,
 ): Promise<string | undefined> {
   const ipv6Only = net.isIPv6(address) && all.some((a) => net.isIPv4(a));
   return new Promise((resolve) => {
@@ -143,7 +161,7 @@ function tryListen(
           : err.code === 'EACCES'
             ? `permission denied: set ${key} above 1023, or grant node CAP_NET_BIND_SERVICE`
             : err.code === 'EADDRNOTAVAIL'
-              ? 'no such address on this machine: fix c2s.addresses'
+              ? `no such address on this machine: fix ${addressesKey}`
               : `${err.code}: ${err.message}`,
       );
     });
