@@ -7,7 +7,7 @@
 import { xml } from '@xmpp/client';
 import { expect } from 'chai';
 import { NS } from '../../src/xml/ns.js';
-import { eventually, type TestClient } from '../helpers/client.js';
+import { eventually, parseServerStream, RawClient, type TestClient } from '../helpers/client.js';
 import { befriend, expectStanza, login, presenceFrom, request, rosterOf, upcoming } from '../helpers/im.js';
 import { DOMAIN_A, DOMAIN_B, type Pair, startPair } from './s2s-support.js';
 
@@ -52,6 +52,18 @@ function exchangeTests(get: () => { pair: Pair; alice: TestClient; bob: TestClie
     const back = upcoming(alice)(presenceFrom(bob.jid!.toString()));
     await bob.send(xml('presence', {}, xml('show', {}, 'away')));
     expect((await back).getChildText('show')).to.equal('away');
+  });
+
+  it('probes the remote contact for a resource that comes online (RFC 6121 §4.3)', async () => {
+    const { pair, bob } = get();
+    const second = await login(pair.a, 'alice', 'second');
+    try {
+      const probed = upcoming(second)(presenceFrom(bob.jid!.toString()));
+      await second.send(xml('presence'));
+      expect((await probed).getChildText('show')).to.equal('away');
+    } finally {
+      await second.stop().catch(() => {});
+    }
   });
 
   it('answers an iq from the other server’s domain (ping, version)', async () => {
@@ -133,6 +145,30 @@ describe('s2s: two Warbler servers', function () {
     });
 
     exchangeTests(() => ({ pair, alice, bob }));
+
+    it('offers a peer without a trusted certificate no way in, and refuses its dialback', async () => {
+      const raw = await RawClient.connect(pair.b.s2sPort);
+      try {
+        const header =
+          `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='${NS.STREAM}'` +
+          ` xmlns:db='${NS.DIALBACK}' from='${DOMAIN_A}' to='${DOMAIN_B}' version='1.0'>`;
+        raw.send(header);
+        await raw.expect(/<\/stream:features>/);
+        raw.send(`<starttls xmlns='${NS.TLS}'/>`);
+        await raw.expect(/<proceed [^>]*\/>/);
+        await raw.startTls();
+        raw.send(header);
+        await raw.expect(/<stream:features\/>|<\/stream:features>/);
+        expect(parseServerStream(raw.received).elements.at(-1)!.elements).to.deep.equal([]);
+        raw.send(`<db:result from='${DOMAIN_A}' to='${DOMAIN_B}'>${'0'.repeat(64)}</db:result>`);
+        await raw.expect(/<\/db:result>/);
+        const refusal = parseServerStream(raw.received).elements.at(-1)!;
+        expect(refusal.attrs).to.deep.include({ from: DOMAIN_B, to: DOMAIN_A, type: 'error' });
+        expect(refusal.getChild('error')?.getChild('not-allowed', NS.STANZAS_ERROR)).to.not.equal(undefined);
+      } finally {
+        raw.close();
+      }
+    });
 
     it('authenticated each direction with SASL EXTERNAL and never with dialback', () => {
       for (const server of [pair.a.server, pair.b.server]) {
