@@ -121,6 +121,11 @@ export const NS = {
   MESSAGE_MODERATE_0: 'urn:xmpp:message-moderate:0',
   MESSAGE_RETRACT_0: 'urn:xmpp:message-retract:0',
   FASTEN: 'urn:xmpp:fasten:0',
+  // XEP-0317 (hats, and the FORM_TYPE and node prefix of their XEP-0050 commands)
+  HATS: 'urn:xmpp:hats:0',
+  HATS_COMMANDS: 'urn:xmpp:hats:commands',
+  // XEP-0050
+  COMMANDS: 'http://jabber.org/protocol/commands',
   // XEP-0352
   CSI: 'urn:xmpp:csi:0',
 } as const;

@@ -11,9 +11,12 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import {
   addUsers,
   createReservedRoom,
+  DATA,
   DISCO_INFO,
+  DISCO_ITEMS,
   expectError,
   expectResult,
+  formValues,
   forwardedOf,
   iq,
   join,
@@ -26,7 +29,9 @@ import {
   say,
   seen,
   stanzaIdBy,
+  statusCodes,
   stopAll,
+  submitForm,
 } from './muc-support.js';
 
 const MODERATE = 'urn:xmpp:message-moderate:1';
@@ -329,5 +334,147 @@ describe('MUC: moderation (XEP-0425 with XEP-0424)', () => {
     await expectError(iq(alice, 'set', room, xml('moderate', { xmlns: MODERATE, id })), 'bad-request');
     const kept = await queryArchive(carol, room, { fields: { ids: [id] } });
     expect(forwardedOf(kept.results[0]!).getChildText('body')).to.equal('keep this');
+  });
+});
+
+describe('MUC: hats (XEP-0317)', () => {
+  const HATS = 'urn:xmpp:hats:0';
+  const COMMANDS = 'http://jabber.org/protocol/commands';
+  const FORM = 'urn:xmpp:hats:commands';
+  const TEACHER = 'http://tech.example.edu/hats#Teacher';
+  let ts: TestServer;
+  let alice: TestClient;
+  let bob: TestClient;
+  let carol: TestClient;
+  const clients: TestClient[] = [];
+  const room = roomName('hats');
+
+  const command = (client: TestClient, node: string, fields?: Record<string, string>, sessionid?: string) =>
+    iq(
+      client,
+      'set',
+      room,
+      xml(
+        'command',
+        { xmlns: COMMANDS, node: `${FORM}:${node}`, action: 'execute', sessionid },
+        ...(fields === undefined ? [] : [submitForm(FORM, fields)]),
+      ),
+    );
+  const hatsOf = (presence: XmlElement) =>
+    presence
+      .getChild('hats', HATS)
+      ?.getChildren('hat')
+      .map((h) => h.attrs);
+  const presenceOf = (client: TestClient, occupant: string) =>
+    next(client, (el) => el.name === 'presence' && el.attrs.from === occupant && el.attrs.type === undefined);
+
+  before(async () => {
+    ts = await startTestServer();
+    await addUsers(ts);
+    alice = await login(ts, 'alice');
+    bob = await login(ts, 'bob');
+    carol = await login(ts, 'carol');
+    clients.push(alice, bob, carol);
+    await createReservedRoom(alice, room, 'Alice', {});
+    await join(bob, `${room}/Bob`);
+    await join(carol, `${room}/Carol`);
+    await seen(bob, `${room}/Carol`);
+  });
+  after(async () => {
+    await stopAll(clients);
+    await ts.stop();
+  });
+
+  it('are advertised, with the commands each user may run', async () => {
+    expect(await features(carol, room)).to.include.members([HATS, COMMANDS]);
+    const nodes = async (client: TestClient) =>
+      (await expectResult(iq(client, 'get', room, xml('query', { xmlns: DISCO_ITEMS, node: COMMANDS }))))
+        .getChild('query', DISCO_ITEMS)!
+        .getChildren('item')
+        .map((i) => i.attrs.node);
+    expect(await nodes(alice)).to.deep.equal(
+      ['create', 'destroy', 'list', 'assign', 'unassign', 'list-assigned'].map((n) => `${FORM}:${n}`),
+    );
+    expect(await nodes(carol)).to.deep.equal([`${FORM}:list`, `${FORM}:list-assigned`]);
+  });
+
+  it('are created by an owner through the command form, and listed', async () => {
+    const first = (await expectResult(command(alice, 'create'))).getChild('command', COMMANDS)!;
+    expect(first.attrs.status).to.equal('executing');
+    const notice = next(carol, (el) => el.name === 'message' && el.attrs.from === room);
+    expect(formValues(first.getChild('x', DATA))).to.have.keys(
+      'FORM_TYPE',
+      'hats#title',
+      'hats#uri',
+      'hats#hue',
+    );
+    const done = (
+      await expectResult(
+        command(
+          alice,
+          'create',
+          { 'hats#title': 'Teacher', 'hats#uri': TEACHER, 'hats#hue': '327.25' },
+          first.attrs.sessionid,
+        ),
+      )
+    ).getChild('command', COMMANDS)!;
+    expect(done.attrs).to.include({ status: 'completed', sessionid: first.attrs.sessionid });
+    // §3.2: the room's configuration changed (104).
+    expect(statusCodes(await notice)).to.deep.equal([104]);
+    const list = (await expectResult(command(carol, 'list'))).getChild('command', COMMANDS)!;
+    const item = list.getChild('x', DATA)!.getChildren('item')[0]!;
+    expect(formValues(item)).to.deep.equal({
+      'hats#title': ['Teacher'],
+      'hats#uri': [TEACHER],
+      'hats#hue': ['327.25'],
+    });
+  });
+
+  it('are shown in the wearer’s presence when assigned, and gone when removed', async () => {
+    const carolSees = presenceOf(carol, `${room}/Bob`);
+    const bobSees = presenceOf(bob, `${room}/Bob`);
+    await expectResult(command(alice, 'assign', { 'hats#jid': 'bob@localhost', 'hats#uri': TEACHER }));
+    expect(hatsOf(await carolSees)).to.deep.equal([{ uri: TEACHER, title: 'Teacher', hue: '327.25' }]);
+    expect(hatsOf(await bobSees)).to.deep.equal([{ uri: TEACHER, title: 'Teacher', hue: '327.25' }]);
+    const assigned = (await expectResult(command(carol, 'list-assigned'))).getChild('command', COMMANDS)!;
+    expect(formValues(assigned.getChild('x', DATA)!.getChildren('item')[0])).to.deep.include({
+      'hats#jid': ['bob@localhost'],
+      'hats#uri': [TEACHER],
+    });
+
+    const removed = presenceOf(carol, `${room}/Bob`);
+    await expectResult(command(alice, 'unassign', { 'hats#jid': 'bob@localhost', 'hats#uri': TEACHER }));
+    expect(hatsOf(await removed)).to.equal(undefined);
+  });
+
+  it('cannot be claimed by a client, nor managed by a participant', async () => {
+    const bobSees = presenceOf(bob, `${room}/Carol`);
+    await carol.send(
+      xml(
+        'presence',
+        { to: `${room}/Carol` },
+        xml('hats', { xmlns: HATS }, xml('hat', { uri: TEACHER, title: 'Teacher' })),
+      ),
+    );
+    expect(hatsOf(await bobSees)).to.equal(undefined);
+    await expectError(
+      command(carol, 'assign', { 'hats#jid': 'carol@localhost', 'hats#uri': TEACHER }),
+      'forbidden',
+    );
+    await expectError(
+      command(alice, 'assign', { 'hats#jid': 'carol@localhost', 'hats#uri': 'urn:nope' }),
+      'item-not-found',
+    );
+  });
+
+  it('are taken from their wearers when destroyed', async () => {
+    const worn = presenceOf(carol, `${room}/Bob`);
+    await expectResult(command(alice, 'assign', { 'hats#jid': 'bob@localhost', 'hats#uri': TEACHER }));
+    expect(hatsOf(await worn)).to.have.length(1);
+    const gone = presenceOf(carol, `${room}/Bob`);
+    await expectResult(command(alice, 'destroy', { hat: TEACHER }));
+    expect(hatsOf(await gone)).to.equal(undefined);
+    const list = (await expectResult(command(carol, 'list'))).getChild('command', COMMANDS)!;
+    expect(list.getChild('x', DATA)!.getChildren('item')).to.deep.equal([]);
   });
 });

@@ -30,7 +30,12 @@ import {
   SERVICE,
   statusCodes,
   stopAll,
+  submitForm,
 } from './muc-support.js';
+
+const COMMANDS = 'http://jabber.org/protocol/commands';
+const HATS_FORM = 'urn:xmpp:hats:commands';
+const SCRIBE = 'urn:example:hats#scribe';
 
 describe('MUC: persistent rooms survive a restart (XEP-0045 §10.1.3 persistentroom)', () => {
   let ts: TestServer;
@@ -84,6 +89,19 @@ describe('MUC: persistent rooms survive a restart (XEP-0045 §10.1.3 persistentr
         ),
       ),
     );
+    // XEP-0317: a hat, worn by Carol.
+    for (const [node, fields] of [
+      ['create', { 'hats#title': 'Scribe', 'hats#uri': SCRIBE }],
+      ['assign', { 'hats#jid': 'carol@localhost', 'hats#uri': SCRIBE }],
+    ] as const)
+      await expectResult(
+        iq(
+          alice,
+          'set',
+          room,
+          xml('command', { xmlns: COMMANDS, node: `${HATS_FORM}:${node}` }, submitForm(HATS_FORM, fields)),
+        ),
+      );
     await createInstantRoom(alice, temporary, 'Alice');
     await createReservedRoom(alice, destroyed, 'Alice', { 'muc#roomconfig_persistentroom': '1' });
     await expectResult(iq(alice, 'set', destroyed, xml('query', { xmlns: MUC_OWNER }, xml('destroy', {}))));
@@ -167,10 +185,15 @@ describe('MUC: persistent rooms survive a restart (XEP-0045 §10.1.3 persistentr
     // The member's role in the moderated room follows her stored affiliation.
     const carol = await login(ts, 'carol');
     clients.push(carol);
-    expect(itemOf(await join(carol, `${room}/Caz`, { password: 'sesame' }))).to.deep.include({
-      affiliation: 'member',
-      role: 'participant',
-    });
+    const self = await join(carol, `${room}/Caz`, { password: 'sesame' });
+    expect(itemOf(self)).to.deep.include({ affiliation: 'member', role: 'participant' });
+    // And so do her hats (XEP-0317).
+    expect(
+      self
+        .getChild('hats', 'urn:xmpp:hats:0')
+        ?.getChildren('hat')
+        .map((h) => h.attrs),
+    ).to.deep.equal([{ uri: SCRIBE, title: 'Scribe' }]);
   });
 
   it('keeps the subject, given to whoever enters', async () => {

@@ -74,6 +74,8 @@ export interface RoomIqRequest {
   readonly occupant: Occupant | undefined;
   /** Sends a message from the room's own JID (`from` set, `to` left out) to every occupant. */
   broadcast(message: Element): void;
+  /** Sends an occupant's presence to everyone again (something it shows has changed). */
+  reannounce(occupant: Occupant): void;
 }
 
 export type RoomIqHandler = (request: RoomIqRequest) => IqAnswer | Promise<IqAnswer>;
@@ -89,6 +91,8 @@ export class MucExtensions {
   readonly roomFeatures = new Set<(room: Room) => readonly string[]>();
   /** Requests to a room's JID by (type, namespace, name), beside the ones XEP-0045 defines. */
   readonly roomIq = new Map<string, RoomIqHandler>();
+  /** Nodes of a room's disco#items beside XEP-0045's (XEP-0050 commands), by node. */
+  readonly roomItemNodes = new Map<string, (room: Room, from: JID) => Element[]>();
   /** A persistent room was brought back from the store at start (before anyone enters). */
   readonly roomLoaded = new Set<(room: Room) => void>();
   /** A room is gone for good: destroyed, or temporary and empty. */

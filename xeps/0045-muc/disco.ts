@@ -120,8 +120,12 @@ export function roomInfo(ctx: MucContext, room: Room, from: JID, node: string | 
 }
 
 /** §6.5: the occupants, to occupants (to anyone else the list is private: empty). */
-export function roomItems(room: Room, from: JID, node: string | undefined): Element {
-  if (node !== undefined) throw new StanzaError('item-not-found', `no such node: ${node}`);
+export function roomItems(ctx: MucContext, room: Room, from: JID, node: string | undefined): Element {
+  if (node !== undefined) {
+    const items = ctx.extensions.roomItemNodes.get(node);
+    if (items === undefined) throw new StanzaError('item-not-found', `no such node: ${node}`);
+    return x('query', { xmlns: NS.DISCO_ITEMS, node }, items(room, from));
+  }
   const query = x('query', { xmlns: NS.DISCO_ITEMS });
   if (room.occupantOf(from) === undefined) return query;
   for (const occupant of room.occupants.values())

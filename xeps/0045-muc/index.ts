@@ -19,7 +19,7 @@
 // and the modern group chat, plugged in through the same extension points (context.ts):
 //   archive.ts      XEP-0313 room archives with XEP-0359 stanza ids; archive-store.ts in SQLite
 //   occupant-id.ts  XEP-0421 occupant ids; moderation.ts XEP-0425 moderated retraction
-//   service.ts      also answers XEP-0410 self-pings
+//   service.ts      also answers XEP-0410 self-pings; hats.ts XEP-0317 hats
 
 import { domainName } from '../../src/config/options.js';
 import {
@@ -39,6 +39,7 @@ import { RoomArchiveFeature } from './archive.js';
 import { RoomArchives, serviceSecret } from './archive-store.js';
 import { defaultConfig } from './config.js';
 import { MucExtensions } from './context.js';
+import { HatStore, HatsFeature } from './hats.js';
 import { ModerationFeature } from './moderation.js';
 import { installOccupantIds, OccupantIds } from './occupant-id.js';
 import { MucDomain } from './service.js';
@@ -189,6 +190,22 @@ export default defineModule<ConfigOf<typeof configSection>>({
       tests: ['test/integration/muc-messages.test.ts'],
     },
     {
+      spec: { xep: 317 },
+      title: 'Hats',
+      version: '0.3.1',
+      status: 'partial',
+      note:
+        'owners and admins create, update, destroy, assign and remove hats with XEP-0050 commands on ' +
+        'the room; hats shown in presence (a client’s own removed), kept with the room; no hats#hash ' +
+        'in muc#roominfo',
+      since: '0.1.0',
+      tests: [
+        'test/unit/muc-hats.test.ts',
+        'test/integration/muc-modern.test.ts',
+        'test/integration/muc-persistence.test.ts',
+      ],
+    },
+    {
       spec: { xep: 410 },
       title: "MUC Self-Ping (Schrödinger's Chat)",
       version: '1.1.0',
@@ -257,6 +274,8 @@ export default defineModule<ConfigOf<typeof configSection>>({
     const archive = new RoomArchiveFeature(archives, ctx.server.router, ctx.log);
     archive.install(extensions);
     new ModerationFeature(archive, occupantIds, Date.now).install(extensions);
+    const hats = new HatsFeature(new HatStore(ctx.server.db), ctx.log);
+    hats.install(extensions);
     const admins = new Set(config.admins);
     const defaults = defaultConfig({
       public: config.default_public,
@@ -287,7 +306,9 @@ export default defineModule<ConfigOf<typeof configSection>>({
       await service.load();
       // Temporary rooms that lived until the server stopped: a new room of the same name must
       // not inherit their conversation.
-      archives.keepOnly(domain, new Set(service.rooms.keys()));
+      const kept = new Set(service.rooms.keys());
+      archives.keepOnly(domain, kept);
+      hats.store.keepOnly(domain, kept);
       ctx.registerService(domain, service.handle);
       ctx.addDiscoItem({ jid: domain, name: config.name });
       services.push(service);

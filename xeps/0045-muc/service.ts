@@ -26,7 +26,7 @@ import { formIn, readForm } from './forms.js';
 import { handleInvitations } from './invitations.js';
 import { handleError, handleGroupchat, handlePrivateMessage, refuse, sendFromRoom } from './messages.js';
 import { ownerGet, ownerSet } from './owner.js';
-import { dismiss, handleOccupantPresence, refusePresence } from './presence.js';
+import { announceChange, dismiss, handleOccupantPresence, refusePresence } from './presence.js';
 import { registerGet, registerSet } from './register.js';
 import { Room, type RoomObserver } from './room.js';
 import { type MucStore, storedRoom } from './store.js';
@@ -101,7 +101,7 @@ export class MucDomain implements RoomObserver {
     const key = MucExtensions.iqKey;
     this.roomIqs = new Map<string, RoomIq>([
       [key('get', NS.DISCO_INFO, 'query'), (room, e, p) => roomInfo(ctx, room, e.from, p.attrs.node)],
-      [key('get', NS.DISCO_ITEMS, 'query'), (room, e, p) => roomItems(room, e.from, p.attrs.node)],
+      [key('get', NS.DISCO_ITEMS, 'query'), (room, e, p) => roomItems(ctx, room, e.from, p.attrs.node)],
       [key('get', NS.MUC_ADMIN, 'query'), (room, e, p) => adminGet(room, e.from, p)],
       [key('set', NS.MUC_ADMIN, 'query'), (room, e, p) => adminSet(ctx, room, e.from, p)],
       [key('get', NS.MUC_OWNER, 'query'), (room, e, p) => ownerGet(ctx, room, e.from, p)],
@@ -380,6 +380,7 @@ export class MucDomain implements RoomObserver {
           from,
           occupant: room.occupantOf(from),
           broadcast: (message) => sendFromRoom(this.ctx, room, message),
+          reannounce: (occupant) => announceChange(this.ctx, room, occupant, occupant.role, {}),
         }),
       );
     this.ctx.router.bounce(stanza, 'service-unavailable');

@@ -75,6 +75,16 @@ export const MUC_MIGRATIONS: Migrations = {
       secret BLOB NOT NULL
     ) WITHOUT ROWID;
     `,
+    // 3: the hats (XEP-0317, hats.ts) of each room, as JSON: a handful per room, changed by
+    // hand. Like archives, for temporary rooms too while they live.
+    `
+    CREATE TABLE muc_hats (
+      service TEXT NOT NULL,
+      name TEXT NOT NULL,
+      hats TEXT NOT NULL,
+      PRIMARY KEY (service, name)
+    ) WITHOUT ROWID;
+    `,
   ],
 };
 
