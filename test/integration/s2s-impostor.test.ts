@@ -14,6 +14,7 @@ import { expectAfter, expectStreamError, parseServerStream, qname, RawClient } f
 import { DOMAIN_A, DOMAIN_B, type Pair, startPair } from './s2s-support.js';
 
 const SECRET_A = 'the dialback secret of a';
+const MUC_B = `conference.${DOMAIN_B}`;
 
 function s2sHeader(from: string | undefined, to: string): string {
   const fromAttr = from === undefined ? '' : ` from='${from}'`;
@@ -54,7 +55,7 @@ describe('s2s: impostors and rule breakers', function () {
   const raws: RawClient[] = [];
 
   before(async () => {
-    pair = await startPair({ s2sA: `dialback_secret = "${SECRET_A}"` });
+    pair = await startPair({ s2sA: `dialback_secret = "${SECRET_A}"`, services: ['conference'] });
   });
 
   afterEach(() => {
@@ -134,6 +135,42 @@ describe('s2s: impostors and rule breakers', function () {
     await raw.expect(/<db:result [^>]*type="valid"\/>/);
     raw.send(`<message from='alice@${DOMAIN_A}' to='carol@c.localhost'><body>relay this</body></message>`);
     await expectStreamError(raw, 'host-unknown');
+  });
+
+  /** A stream from the socket as a.localhost, proved for a.localhost → b.localhost. */
+  async function provedAsA(): Promise<{ raw: RawClient; id: string }> {
+    const { raw, header } = await secured(pair.b.s2sPort, DOMAIN_A, DOMAIN_B);
+    raws.push(raw);
+    const key = dialbackKey(SECRET_A, DOMAIN_B, DOMAIN_A, header.id!);
+    raw.send(`<db:result from='${DOMAIN_A}' to='${DOMAIN_B}'>${key}</db:result>`);
+    await raw.expect(/<db:result [^>]*type="valid"\/>/);
+    return { raw, id: header.id! };
+  }
+
+  it('refuses a stanza for a domain pair the stream has not proved (improper-addressing)', async () => {
+    const { raw } = await provedAsA();
+    raw.send(`<message from='alice@${DOMAIN_A}' to='lobby@${MUC_B}'><body>hi</body></message>`);
+    await expectStreamError(raw, 'improper-addressing');
+  });
+
+  it('proves a second domain pair on the same stream (RFC 6120 §8.1.1.1 multiplexing)', async () => {
+    const { raw, id } = await provedAsA();
+    const key = dialbackKey(SECRET_A, MUC_B, DOMAIN_A, id);
+    const since = raw.received.length;
+    raw.send(`<db:result from='${DOMAIN_A}' to='${MUC_B}'>${key}</db:result>`);
+    await expectAfter(raw, since, new RegExp(`<db:result [^>]*from="${MUC_B}"[^>]*type="valid"/>`));
+    const stream = pair.b.server.federation!.incoming.find((s) => s.id === id)!;
+    expect(stream.provedPairs).to.deep.equal([`${DOMAIN_A}→${DOMAIN_B}`, `${DOMAIN_A}→${MUC_B}`]);
+    // A stanza for the new pair is accepted: the stream stays open, and answers the next request.
+    raw.send(
+      `<iq type='get' id='d1' from='alice@${DOMAIN_A}/r' to='${MUC_B}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`,
+    );
+    const again = raw.received.length;
+    raw.send(
+      `<db:result from='${DOMAIN_A}' to='${DOMAIN_B}'>${dialbackKey(SECRET_A, DOMAIN_B, DOMAIN_A, id)}</db:result>`,
+    );
+    await expectAfter(raw, again, new RegExp(`<db:result [^>]*from="${DOMAIN_B}"[^>]*type="valid"/>`));
+    expect(raw.closed).to.equal(false);
   });
 
   it('answers <db:verify/> for the keys it made, and only those', async () => {
