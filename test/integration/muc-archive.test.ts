@@ -121,7 +121,8 @@ describe('MUC: room archives (XEP-0313, XEP-0359)', () => {
     const result = first.results[0]!;
     expect(result.attrs.from).to.equal(room);
     const message = forwardedOf(result);
-    expect(message.attrs).to.include({ from: `${room}/Alice`, type: 'groupchat' });
+    // In the client namespace, not <forwarded/>'s.
+    expect(message.attrs).to.include({ from: `${room}/Alice`, type: 'groupchat', xmlns: 'jabber:client' });
     expect(
       result.getChild('result', MAM)!.getChild('forwarded')!.getChild('delay', DELAY)?.attrs.stamp,
     ).to.match(/^\d{4}-\d\d-\d\dT/);

@@ -49,7 +49,7 @@ describe('MUC archive: what is kept of a message', () => {
       x('stanza-id', { xmlns: NS.SID, id: 'abc', by: 'coven@chat.example' }),
     );
     expect(storedForm(message)).to.equal(
-      '<message from="coven@chat.example/n" type="groupchat" id="1"><body>hi</body>' +
+      '<message from="coven@chat.example/n" type="groupchat" id="1" xmlns="jabber:client"><body>hi</body>' +
         '<stanza-id xmlns="urn:xmpp:sid:0" id="abc" by="coven@chat.example"/></message>',
     );
     expect(roomStanzaId(message, 'coven@chat.example')).to.equal('abc');

@@ -81,9 +81,12 @@ function hasBody(message: Element): boolean {
   return false;
 }
 
-/** A message as the archive keeps it: without a client's muc#user <x/> (§8). */
+/**
+ * A message as the archive keeps it: in the client namespace (a result forwards it inside
+ * <forwarded/>, whose namespace it must not take), without a client's muc#user <x/> (§8).
+ */
 export function storedForm(message: Element): string {
-  const standIn = new Element(message.name, message.attrs);
+  const standIn = new Element(message.name, { ...message.attrs, xmlns: NS.CLIENT });
   standIn.children = message.children.filter(
     (child) => typeof child === 'string' || child.localName !== 'x' || child.getNS() !== NS.MUC_USER,
   );

@@ -28,7 +28,7 @@ import { StanzaError } from '../../src/core/errors.js';
 import { Element, x } from '../../src/xml/element.js';
 import { parseStored } from '../../src/xml/fragment.js';
 import { NS } from '../../src/xml/ns.js';
-import { type RoomArchiveFeature, roomStanzaId } from './archive.js';
+import { type RoomArchiveFeature, roomStanzaId, storedForm } from './archive.js';
 import { type BroadcastEvent, MucExtensions, type RoomIqRequest } from './context.js';
 import type { OccupantIds } from './occupant-id.js';
 import { occupantIdElement } from './occupant-id.js';
@@ -218,7 +218,7 @@ export class ModerationFeature {
     const announcement = retractionAnnouncement(roomJid, request.id, request, moderator, randomUUID());
     const slot = this.archive.reserve(room, announcement, now);
     req.broadcast(announcement);
-    if (slot !== undefined) this.archive.archives.append(slot, '', room.jid, announcement.toString());
+    if (slot !== undefined) this.archive.archives.append(slot, '', room.jid, storedForm(announcement));
     return undefined;
   };
 }
