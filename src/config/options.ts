@@ -497,6 +497,23 @@ export const coreSchema = section({
             'secret of its own: remove this table, or set bot.enabled = false and run warbler bot yourself',
         };
     }
+    if (config.s2s.enabled) {
+      const clientPorts = [config.c2s.port, ...(config.c2s.direct_tls ? [config.c2s.direct_tls_port] : [])];
+      const serverPorts: Array<['port' | 'direct_tls_port', number]> = [['port', config.s2s.port]];
+      if (config.s2s.direct_tls) serverPorts.push(['direct_tls_port', config.s2s.direct_tls_port]);
+      for (const [key, port] of serverPorts)
+        if (port !== 0 && clientPorts.includes(port))
+          return {
+            at: ['s2s', key],
+            message: `is ${port}, which a client listener uses too — pick another port`,
+          };
+    }
+    for (const domain of Object.keys(config.s2s.routes))
+      if (config.hosts.includes(domain))
+        return {
+          at: ['s2s', 'routes', domain],
+          message: 'is one of hosts: a static route is for a remote domain — remove this table',
+        };
     return undefined;
   },
 });

@@ -224,6 +224,17 @@ export class S2SInStream extends XmlStream implements Session {
           return;
         }
         break;
+      case NS.STREAM:
+        if (name === 'error') {
+          // The peer gives up; its stream is over, and ours ends with it (RFC 6120 §4.9.1.1).
+          this.log.info('stream error from the peer', {
+            condition: element.elements.find((e) => e.localName !== 'text')?.localName,
+            remote: this.peer,
+          });
+          this.terminate();
+          return;
+        }
+        break;
       case NS.DIALBACK:
         if (this.mustEncryptFirst()) return;
         if (name === 'result' && element.attrs.type === undefined) {

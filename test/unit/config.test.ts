@@ -220,6 +220,20 @@ describe('config', () => {
         'c2s.addresses[1] repeats c2s.addresses[0] ("::") — list each value once',
       ],
       ['[c2s]\ndirect_tls_port = 5222', 'c2s.direct_tls_port must differ from c2s.port (both are 5222)'],
+      ['[s2s]\ndirect_tls_port = 5269', 's2s.direct_tls_port must differ from s2s.port (both are 5269)'],
+      ['[s2s]\nport = 5222', 's2s.port is 5222, which a client listener uses too — pick another port'],
+      [
+        '[s2s]\nallow = ["example.net"]\ndeny = ["example.net"]',
+        's2s.deny names example.net, which s2s.allow names too — keep it in one list',
+      ],
+      [
+        '[s2s.routes."example.net"]\nport = 5269',
+        's2s.routes."example.net".host is missing — add the host name or address to connect to',
+      ],
+      [
+        '[s2s.routes."localhost"]\nhost = "10.0.0.1"',
+        's2s.routes.localhost is one of hosts: a static route is for a remote domain — remove this table',
+      ],
       ['data_dir = ""', 'data_dir must be a path, not an empty string — remove the key instead'],
       [
         '[tls]\ncertificate = "cert.pem"',
