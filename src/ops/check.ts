@@ -4,6 +4,7 @@
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import type { CoreConfig } from '../config/options.js';
+import { readComponentSecret } from '../core/components.js';
 import { silentLogger } from '../log.js';
 import { formatAddress } from '../net/listener.js';
 import { dnsServerResolver, type Resolver } from '../net/resolve.js';
@@ -87,7 +88,17 @@ export async function checkInstallation(
     bad((err as Error).message);
   }
 
-  const { c2s, s2s } = config;
+  // A component's secret that cannot be read stops the server at start; say so now.
+  for (const [domain, entry] of Object.entries(config.components)) {
+    try {
+      readComponentSecret(domain, entry);
+      ok(`component ${domain}: secret found`);
+    } catch (err) {
+      bad((err as Error).message);
+    }
+  }
+
+  const { c2s, s2s, component } = config;
   const ports = [{ key: 'c2s.port', name: 'c2s', port: c2s.port, addresses: c2s.addresses, section: 'c2s' }];
   if (c2s.direct_tls) {
     ports.push({
@@ -109,6 +120,16 @@ export async function checkInstallation(
         section: 's2s',
       });
     }
+  }
+  // The component listener opens only when some component may connect (server.ts).
+  if (Object.keys(config.components).length > 0 || config.bot.enabled) {
+    ports.push({
+      key: 'component.port',
+      name: 'component',
+      port: component.port,
+      addresses: component.addresses,
+      section: 'component',
+    });
   }
   for (const { key, name, port, addresses, section } of ports) {
     for (const address of addresses) {

@@ -12,6 +12,7 @@ import { Hooks } from '../../src/core/hooks.js';
 import { Router } from '../../src/core/router.js';
 import { SessionRegistry } from '../../src/core/sessions.js';
 import { silentLogger } from '../../src/log.js';
+import { checkInstallation } from '../../src/ops/check.js';
 
 function registry(): ComponentRegistry {
   const hooks = new Hooks();
@@ -113,6 +114,51 @@ describe('components (XEP-0114)', () => {
           text: 'hosts = ["example.org"]\n[components."ai.example.org"]\nsecret = "a"\n[bot]\nenabled = true',
         }),
       ).to.throw(ConfigError, 'is the domain of the assistant');
+    });
+  });
+
+  describe('warbler check', () => {
+    it('reports an unreadable component secret and checks the component port', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'warbler-component-check-'));
+      try {
+        const config = loadConfig({
+          file: join(dir, 'warbler.toml'),
+          text: [
+            'data_dir = "data"',
+            '[c2s]',
+            'addresses = ["127.0.0.1"]',
+            'port = 0',
+            'direct_tls = false',
+            '[s2s]',
+            'enabled = false',
+            '[component]',
+            'addresses = ["127.0.0.1"]',
+            'port = 0',
+            '[components."bot.localhost"]',
+            'secret_file = "absent.secret"',
+            '[components."other.localhost"]',
+            'secret = "x"',
+          ].join('\n'),
+        });
+        let out = '';
+        const problems = await checkInstallation(
+          config,
+          { write: (s: string) => (out += s) },
+          { resolver: { resolveSrv: async () => [], lookup: async () => [] } },
+        );
+        const lines = out.split('\n');
+        expect(lines).to.include(
+          `PROBLEM components."bot.localhost".secret_file: cannot read ${join(dir, 'absent.secret')} (ENOENT); ` +
+            'create it or fix the path',
+        );
+        expect(lines).to.include('ok      component other.localhost: secret found');
+        expect(lines).to.include(
+          'note    component 127.0.0.1:0: component.port is 0, so a free port is picked at every start',
+        );
+        expect(problems).to.be.greaterThan(0);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 });
