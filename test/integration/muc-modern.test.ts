@@ -277,6 +277,7 @@ describe('MUC: moderation (XEP-0425 with XEP-0424)', () => {
       .filter((el) => el.name === 'message' && el.attrs.from === `${room}/Bob`);
     expect(history.map((m) => m.getChild('body')?.getText() ?? 'retracted')).to.deep.equal(['retracted']);
     expect(history[0]!.getChild('retracted', RETRACT)).to.not.equal(undefined);
+    expect(history[0]!.attrs.xmlns).to.equal(undefined);
   });
 
   it('accepts the first version of the request (urn:xmpp:message-moderate:0)', async () => {

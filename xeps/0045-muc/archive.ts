@@ -93,6 +93,17 @@ export function storedForm(message: Element): string {
   return standIn.toString();
 }
 
+/**
+ * An archived message as the room sends it again (history, a tombstone in the history): without
+ * the client namespace it is stored in, so that it takes the namespace of whatever stream it
+ * goes out on (jabber:server to occupants of other servers).
+ */
+export function fromStore(text: string): Element {
+  const stanza = parseStored(text);
+  if (stanza.attrs.xmlns === NS.CLIENT) delete stanza.attrs.xmlns;
+  return stanza;
+}
+
 export class RoomArchiveFeature {
   /** The archive slot of each message being broadcast, from before the fan-out to after it. */
   private readonly slots = new WeakMap<Element, ArchiveSlot>();
@@ -166,7 +177,7 @@ export class RoomArchiveFeature {
     if (!room.config.archiving) return;
     try {
       for (const message of this.archives.recent(room.jid, room.config.historyLength)) {
-        const stanza = parseStored(message.stanza);
+        const stanza = fromStore(message.stanza);
         // The archive also keeps the room's retraction notices; history is the discussion.
         if (hasBody(stanza)) room.history.push({ stanza, at: message.stamp });
       }

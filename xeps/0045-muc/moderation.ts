@@ -26,9 +26,8 @@
 import { randomUUID } from 'node:crypto';
 import { StanzaError } from '../../src/core/errors.js';
 import { Element, x } from '../../src/xml/element.js';
-import { parseStored } from '../../src/xml/fragment.js';
 import { NS } from '../../src/xml/ns.js';
-import { type RoomArchiveFeature, roomStanzaId, storedForm } from './archive.js';
+import { fromStore, type RoomArchiveFeature, roomStanzaId, storedForm } from './archive.js';
 import { type BroadcastEvent, MucExtensions, type RoomIqRequest } from './context.js';
 import type { OccupantIds } from './occupant-id.js';
 import { occupantIdElement } from './occupant-id.js';
@@ -182,12 +181,12 @@ export class ModerationFeature {
     if (archived === undefined || archived.nick === '' || archived.realBare !== event.real.bare) return;
     const roomJid = room.jid.bare;
     const stone = tombstone(
-      parseStored(archived.stanza),
+      fromStore(archived.stanza),
       roomJid,
       { by: 'author', id: message.attrs.id },
       event.at,
     );
-    this.archive.archives.replace(archived.archive, archived.seq, stone.toString());
+    this.archive.archives.replace(archived.archive, archived.seq, storedForm(stone));
     room.history.replace((entry) => roomStanzaId(entry.stanza, roomJid) === id, stone);
   };
 
@@ -207,12 +206,12 @@ export class ModerationFeature {
     const now = this.now();
 
     const stone = tombstone(
-      parseStored(archived.stanza),
+      fromStore(archived.stanza),
       roomJid,
       { by: 'moderator', moderator, reason: request.reason },
       now,
     );
-    this.archive.archives.replace(archived.archive, archived.seq, stone.toString());
+    this.archive.archives.replace(archived.archive, archived.seq, storedForm(stone));
     room.history.replace((entry) => roomStanzaId(entry.stanza, roomJid) === request.id, stone);
 
     const announcement = retractionAnnouncement(roomJid, request.id, request, moderator, randomUUID());
