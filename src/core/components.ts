@@ -174,11 +174,6 @@ export class ComponentRegistry {
     return this.entries.get(domain)?.session;
   }
 
-  /** Closes every component connection (the server is stopping). */
-  closeAll(close: (session: ComponentSession) => void): void {
-    for (const entry of this.entries.values()) if (entry.session) close(entry.session);
-  }
-
   private deliver(entry: ComponentEntry, event: StanzaEvent): void {
     if (entry.session) {
       entry.session.send(event.stanza);
