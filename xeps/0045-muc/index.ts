@@ -178,6 +178,7 @@ export default defineModule<ConfigOf<typeof configSection>>({
         'test/integration/muc-persistence.test.ts',
         'test/integration/muc-archive.test.ts',
         'test/unit/muc-modern.test.ts',
+        'test/integration/muc-slixmpp.test.ts',
       ],
     },
     {
@@ -212,7 +213,7 @@ export default defineModule<ConfigOf<typeof configSection>>({
       status: 'complete',
       note: 'a ping to the occupant’s own JID is answered by the room (muc#self-ping-optimization)',
       since: '0.1.0',
-      tests: ['test/integration/muc-modern.test.ts'],
+      tests: ['test/integration/muc-modern.test.ts', 'test/integration/muc-slixmpp.test.ts'],
     },
     {
       spec: { xep: 421 },
@@ -224,7 +225,11 @@ export default defineModule<ConfigOf<typeof configSection>>({
         'a secret kept in the database, on presence, messages, history and archived messages; a ' +
         'client’s own replaced',
       since: '0.1.0',
-      tests: ['test/unit/muc-modern.test.ts', 'test/integration/muc-modern.test.ts'],
+      tests: [
+        'test/unit/muc-modern.test.ts',
+        'test/integration/muc-modern.test.ts',
+        'test/integration/muc-slixmpp.test.ts',
+      ],
     },
     {
       spec: { xep: 424 },
@@ -249,7 +254,11 @@ export default defineModule<ConfigOf<typeof configSection>>({
         'history keep a tombstone; the 0.2 request (urn:xmpp:message-moderate:0 in XEP-0422 apply-to) ' +
         'is accepted too, and announcements carry both forms',
       since: '0.1.0',
-      tests: ['test/unit/muc-modern.test.ts', 'test/integration/muc-modern.test.ts'],
+      tests: [
+        'test/unit/muc-modern.test.ts',
+        'test/integration/muc-modern.test.ts',
+        'test/integration/muc-slixmpp.test.ts',
+      ],
     },
     {
       spec: { xep: 486 },
