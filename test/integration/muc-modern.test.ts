@@ -424,6 +424,12 @@ describe('MUC: hats (XEP-0317)', () => {
     expect(statusCodes(await notice)).to.deep.equal([104]);
     const list = (await expectResult(command(carol, 'list'))).getChild('command', COMMANDS)!;
     const item = list.getChild('x', DATA)!.getChildren('item')[0]!;
+    // §2: muc#roominfo tells clients when the list of hats changed.
+    const info = (await expectResult(iq(carol, 'get', room, xml('query', { xmlns: DISCO_INFO })))).getChild(
+      'query',
+      DISCO_INFO,
+    )!;
+    expect(formValues(info.getChild('x', DATA))['hats#hash']?.[0]).to.match(/^[0-9a-f]{40}$/);
     expect(formValues(item)).to.deep.equal({
       'hats#title': ['Teacher'],
       'hats#uri': [TEACHER],

@@ -101,6 +101,22 @@ describe('MUC hats (XEP-0317)', () => {
     expect(condition(run(`${NS.HATS_COMMANDS}:nonsense`, {}))).to.equal('item-not-found');
   });
 
+  it('hashes the list of hats: the same list the same hash, any change another (§2 hats#hash)', () => {
+    const hats = roomWithHats();
+    const before = hats.hash();
+    expect(before).to.match(/^[0-9a-f]{40}$/);
+    expect(roomWithHats().hash()).to.equal(before);
+    // Who wears what is not part of the list.
+    runHatCommand(
+      hats,
+      HAT_COMMANDS.assign,
+      submitted({ 'hats#jid': 'harry@example.com', 'hats#uri': HOST }),
+    );
+    expect(hats.hash()).to.equal(before);
+    runHatCommand(hats, HAT_COMMANDS.create, submitted({ 'hats#title': 'Hostess', 'hats#uri': HOST }));
+    expect(hats.hash()).to.not.equal(before);
+  });
+
   it('lets anyone who may see the room list, and only admins change', () => {
     expect(commandsFor(true, false)).to.deep.equal([HAT_COMMANDS.list, HAT_COMMANDS.listAssigned]);
     expect(commandsFor(false, false)).to.deep.equal([]);

@@ -11,6 +11,7 @@ import type { JID } from '../../src/jid.js';
 import type { Logger } from '../../src/log.js';
 import type { Element } from '../../src/xml/element.js';
 import type { ConfigLimits, RoomConfig } from './config.js';
+import type { FieldSpec } from './forms.js';
 import type { Occupant, Room } from './room.js';
 import type { MucStore } from './store.js';
 
@@ -91,6 +92,8 @@ export class MucExtensions {
   readonly roomFeatures = new Set<(room: Room) => readonly string[]>();
   /** Requests to a room's JID by (type, namespace, name), beside the ones XEP-0045 defines. */
   readonly roomIq = new Map<string, RoomIqHandler>();
+  /** Fields a room adds to its muc#roominfo form (XEP-0317's hats#hash). */
+  readonly roomInfoFields = new Set<(room: Room) => readonly FieldSpec[]>();
   /** Nodes of a room's disco#items beside XEP-0045's (XEP-0050 commands), by node. */
   readonly roomItemNodes = new Map<string, (room: Room, from: JID) => Element[]>();
   /** A persistent room was brought back from the store at start (before anyone enters). */

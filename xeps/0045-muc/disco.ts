@@ -110,6 +110,7 @@ export function roomInfo(ctx: MucContext, room: Room, from: JID, node: string | 
       label: 'Avatar hash',
       values: room.vcard.hashes,
     });
+  for (const extra of ctx.extensions.roomInfoFields) fields.push(...extra(room));
   return x(
     'query',
     { xmlns: NS.DISCO_INFO },

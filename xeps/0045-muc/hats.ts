@@ -7,13 +7,13 @@
 // user and take it back; anyone who may see the room's members lists the hats and who wears
 // them. The occupants concerned are announced again when their hats change (§3.2, §3.3, §3.5
 // "SHOULD broadcast the related JID presences"), and everyone is told (status 104) when the
-// list of hats changes. Left out: the hats#hash of muc#roominfo (§2, a SHOULD). The room's hats are kept in the database
+// list of hats changes; muc#roominfo carries a hats#hash of the list (§2). The room's hats are kept in the database
 // beside the room; a room that goes for good takes them along.
 //
 // This file is the hats of one room and the commands over them, pure; the glue with the room
 // is HatsFeature at the end.
 
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { StanzaError } from '../../src/core/errors.js';
 import { tryParseJID } from '../../src/jid.js';
 import type { Logger } from '../../src/log.js';
@@ -87,6 +87,17 @@ export class RoomHats {
 
   private wearers(uri: string): string[] {
     return [...this.worn].filter(([, uris]) => uris.includes(uri)).map(([bare]) => bare);
+  }
+
+  /**
+   * §2: what muc#roominfo's hats#hash shows, for clients to tell when their copy of the list is
+   * stale: SHA-1 (hex) over the hats' URIs, titles and hues in order (the XEP leaves the
+   * computation to the room).
+   */
+  hash(): string {
+    const sha1 = createHash('sha1');
+    for (const hat of this.hats.values()) sha1.update(`${hat.uri}\0${hat.title}\0${hat.hue ?? ''}\0`);
+    return sha1.digest('hex');
   }
 
   get empty(): boolean {
@@ -375,6 +386,12 @@ export class HatsFeature {
 
   install(extensions: MucExtensions): void {
     extensions.roomFeatures.add(() => [NS.HATS, NS.COMMANDS]);
+    extensions.roomInfoFields.add((room) => {
+      const hats = this.rooms.get(room);
+      return hats === undefined || hats.empty
+        ? []
+        : [{ var: 'hats#hash', type: 'text-single', label: 'Hats hash', values: [hats.hash()] }];
+    });
     extensions.occupantStanza.add(({ room, occupant, stanza }) => {
       if (stanza.name === 'presence') this.dress(room, occupant, stanza);
     });

@@ -194,11 +194,11 @@ export default defineModule<ConfigOf<typeof configSection>>({
       spec: { xep: 317 },
       title: 'Hats',
       version: '0.3.1',
-      status: 'partial',
+      status: 'complete',
       note:
         'owners and admins create, update, destroy, assign and remove hats with XEP-0050 commands on ' +
-        'the room; hats shown in presence (a client’s own removed), kept with the room; no hats#hash ' +
-        'in muc#roominfo',
+        'the room; hats shown in presence (a client’s own removed), kept with the room; hats#hash in ' +
+        'muc#roominfo',
       since: '0.1.0',
       tests: [
         'test/unit/muc-hats.test.ts',
