@@ -14,7 +14,7 @@ export const CORE_SPECS: readonly SpecDeclaration[] = [
       'server streams: §3.2 resolution, STARTTLS or direct TLS with the peer certificate checked ' +
       '(§13.7.2), SASL EXTERNAL or dialback, stanzas accepted only for the domain pairs a stream proved ' +
       '(§8.1.1, invalid-from), several pairs on one incoming stream, one outgoing stream per pair; ' +
-      'not implemented: see-other-host, bidirectional server streams',
+      'not implemented: see-other-host',
     since: '0.1.0',
     tests: [
       'test/integration/c2s.test.ts',
@@ -150,6 +150,18 @@ export const CORE_SPECS: readonly SpecDeclaration[] = [
       'test/integration/s2s-impostor.test.ts',
       'test/integration/s2s-prosody.test.ts',
     ],
+  },
+  {
+    spec: { xep: 288 },
+    title: 'Bidirectional Server-to-Server Connections',
+    version: '1.0.1',
+    status: 'complete',
+    note:
+      'offered after TLS and asked for when offered (s2s.bidi); stanzas go back only for the domain pairs ' +
+      "the peer proved (the stream's domains with SASL EXTERNAL, each dialback pair reversed); a peer's " +
+      'bidirectional stream is preferred over a connection of our own',
+    since: '0.1.0',
+    tests: ['test/integration/s2s-federation.test.ts', 'test/integration/s2s-impostor.test.ts'],
   },
   {
     spec: { xep: 368 },

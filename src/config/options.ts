@@ -242,6 +242,12 @@ const s2s = section({
         'Accept only peers that prove their domain with a certificate from a trusted CA (SASL EXTERNAL, ' +
         'XEP-0178) and never use dialback; servers with self-signed certificates cannot federate then.',
     }),
+    bidi: bool({
+      default: true,
+      doc:
+        'Bidirectional server connections (XEP-0288): a peer that asks may receive our stanzas over the ' +
+        'connection it opened, and ours carry its stanzas back, so two servers need one TCP connection.',
+    }),
     ca_file: path({
       example: '/etc/warbler/extra-ca.pem',
       doc: 'PEM file of CA certificates trusted for peer certificates, besides the system ones.',

@@ -75,7 +75,11 @@ export class Federation {
       isLocalDomain,
       verifyDialback: (local, remote, streamId, key) =>
         this.manager.verifyDialback(local, remote, streamId, key),
-      onGone: (stream) => this.streams.delete(stream),
+      carriesBack: (stream, local, remote) => this.manager.addReturnRoute(stream, local, remote),
+      onGone: (stream) => {
+        this.streams.delete(stream);
+        this.manager.removeReturnRoutes(stream);
+      },
     };
     server.hooks.on('route/remote', (event) => this.manager.route(event));
   }

@@ -19,7 +19,6 @@ import type { StanzaEvent } from '../core/hooks.js';
 import type { ServerContext } from '../core/module.js';
 import { randomId } from '../core/random-id.js';
 import type { Session } from '../core/session.js';
-import { tryParseJID } from '../jid.js';
 import type { Logger } from '../log.js';
 import { type AnySocket, XmlStream } from '../streams/xml-stream.js';
 import { peerCertificateVerified } from '../tls/verify.js';
@@ -29,6 +28,7 @@ import type { StreamParserLimits } from '../xml/parser.js';
 import { isValidDialbackKey } from './dialback-key.js';
 import { domainOf, parseS2SHeader, s2sHeaderAttrs } from './header.js';
 import type { S2SPolicy } from './policy.js';
+import { checkRemoteStanza } from './stanza-check.js';
 import type { S2SStats } from './stats.js';
 import { type S2STls, settleClientAuthorization } from './tls.js';
 
@@ -49,6 +49,11 @@ export interface S2SInEnvironment {
   isLocalDomain(domain: string): boolean;
   /** Asks `remote`'s authoritative server whether it made `key` (XEP-0220 §2.1.2 step 3). */
   verifyDialback(local: string, remote: string, streamId: string, key: string): Promise<DialbackVerdict>;
+  /**
+   * The stream is bidirectional and `remote` proved itself for `local` on it: stanzas from
+   * `local` to `remote` may go back over it (XEP-0288 §2).
+   */
+  carriesBack(stream: S2SInStream, local: string, remote: string): void;
   /** Called once when the stream is gone, so the listener can forget it. */
   onGone(stream: S2SInStream): void;
 }
@@ -71,6 +76,8 @@ export class S2SInStream extends XmlStream implements Session {
   private saslFailures = 0;
   /** The prefix declarations of the peer's header but the stream's own (xmlns:db, usually). */
   private headerPrefixes: Attrs = {};
+  /** The peer asked for a bidirectional stream (XEP-0288 §2). */
+  private bidi = false;
   /** The peer's domain proved by SASL EXTERNAL, once it is. */
   private saslDomain: string | undefined;
   /** The domain pairs proved: remote domain → our domains it may send to (RFC 6120 §8.1.1.1). */
@@ -96,9 +103,27 @@ export class S2SInStream extends XmlStream implements Session {
     this.authTimer.unref();
   }
 
-  /** Inbound streams carry stanzas one way; replies leave over our own connection. */
+  /**
+   * Sends a stanza back to the peer: only on a bidirectional stream (XEP-0288 §2), for a
+   * domain pair the peer proved (the manager asks only then). Otherwise replies leave over
+   * our own connection.
+   */
   send(stanza: Element): void {
-    this.log.debug('stanza for an incoming server stream dropped', { kind: stanza.name });
+    if (!this.bidi || this.closing || this.closed) {
+      this.log.debug('stanza for an incoming server stream dropped', { kind: stanza.name });
+      return;
+    }
+    let out = stanza;
+    if (stanza.attrs.xmlns !== undefined && stanza.attrs.xmlns !== NS.SERVER) {
+      out = stanza.clone();
+      delete out.attrs.xmlns;
+    }
+    this.write(out.toString());
+  }
+
+  /** Whether the stream may carry stanzas to the peer (XEP-0288) now. */
+  get carriesBack(): boolean {
+    return this.bidi && !this.closing && !this.closed;
   }
 
   /** The domains this stream has proved, for tests and diagnostics: "remote→local". */
@@ -175,6 +200,7 @@ export class S2SInStream extends XmlStream implements Session {
     // XEP-0220 §2.4.1: dialback, with graceful errors; offered after EXTERNAL too, for more
     // domain pairs on this stream (RFC 6120 §8.1.1.1 multiplexing).
     if (!policy.secureAuth) features.c('dialback', { xmlns: NS.DIALBACK_FEATURE }).c('errors');
+    if (policy.bidi && !this.bidi) features.c('bidi', { xmlns: NS.BIDI_FEATURE });
     return features;
   }
 
@@ -232,6 +258,16 @@ export class S2SInStream extends XmlStream implements Session {
             remote: this.peer,
           });
           this.terminate();
+          return;
+        }
+        break;
+      case NS.BIDI:
+        if (name === 'bidi' && this.env.policy.bidi) {
+          if (this.mustEncryptFirst()) return;
+          // XEP-0288 §2: from now on, what we send the peer may go over this stream.
+          this.bidi = true;
+          for (const [remote, locals] of this.proved)
+            for (const local of locals) this.env.carriesBack(this, local, remote);
           return;
         }
         break;
@@ -456,6 +492,7 @@ export class S2SInStream extends XmlStream implements Session {
       this.proved.set(remote, locals);
     }
     locals.add(local);
+    if (this.bidi) this.env.carriesBack(this, local, remote);
     clearTimeout(this.authTimer);
     this.authTimer = undefined;
   }
@@ -516,49 +553,21 @@ export class S2SInStream extends XmlStream implements Session {
       this.fail(new StreamError('not-authorized', 'authenticate the stream before sending stanzas'));
       return undefined;
     }
-    const attrs = stanza.attrs;
-    if (attrs.xmlns !== undefined) delete attrs.xmlns; // implied by the stream
-    // The parser copies the header's prefix declarations (xmlns:db) onto each stanza, so that
-    // it stands alone; delivered to a client, they would be noise.
-    for (const key in this.headerPrefixes) if (attrs[key] === this.headerPrefixes[key]) delete attrs[key];
-    if (attrs.from === undefined || attrs.to === undefined) {
-      this.fail(new StreamError('improper-addressing', 'stanzas between servers need "from" and "to"'));
+    const checked = checkRemoteStanza(stanza, this, {
+      headerPrefixes: this.headerPrefixes,
+      isLocalDomain: this.env.isLocalDomain,
+      carries: (from, to) => {
+        const locals = this.proved.get(from);
+        if (!locals) return 'not-from';
+        // A domain proved by certificate may address every domain of ours (its services too).
+        return locals.has(to) || this.saslDomain === from ? 'yes' : 'not-to';
+      },
+    });
+    if (checked instanceof StreamError) {
+      this.fail(checked);
       return undefined;
     }
-    const from = tryParseJID(attrs.from);
-    const locals = from && this.proved.get(from.domain);
-    if (!from || !locals) {
-      // §4.9.3.9: a `from` this stream has not proved.
-      this.fail(new StreamError('invalid-from', `${attrs.from} is not a domain this stream authenticated`));
-      return undefined;
-    }
-    const to = tryParseJID(attrs.to);
-    if (!to) {
-      this.fail(new StreamError('improper-addressing', `${attrs.to} is not a valid JID`));
-      return undefined;
-    }
-    if (!this.env.isLocalDomain(to.domain)) {
-      this.fail(new StreamError('host-unknown', `${to.domain} is not served here`));
-      return undefined;
-    }
-    if (!locals.has(to.domain) && !this.coveredByCertificate(from.domain)) {
-      // §8.1.1.1: each pair of domains is proved on its own (dialback per pair).
-      this.fail(
-        new StreamError(
-          'improper-addressing',
-          `${from.domain} has not authenticated for ${to.domain}: send <db:result/> for that pair first`,
-        ),
-      );
-      return undefined;
-    }
-    attrs.from = from.full;
-    attrs.to = to.full;
-    return { stanza, origin: this, from, to };
-  }
-
-  /** A domain proved by certificate may address every domain of ours (its services too). */
-  private coveredByCertificate(remote: string): boolean {
-    return this.saslDomain === remote;
+    return checked;
   }
 
   // ---- teardown ----

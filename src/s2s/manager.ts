@@ -52,8 +52,16 @@ const BOUNCE_FOR: Record<OutboundFailure, StanzaErrorCondition> = {
   refused: 'internal-server-error',
 };
 
+/** An incoming stream that may carry our stanzas back to its peer (XEP-0288). */
+export interface ReturnRoute {
+  readonly carriesBack: boolean;
+  send(stanza: Element): void;
+}
+
 export class S2SManager {
   private readonly links = new Map<string, OutboundLink>();
+  /** Bidirectional incoming streams, by "local remote" pair they may carry. */
+  private readonly returnRoutes = new Map<string, ReturnRoute>();
   private stopped = false;
 
   constructor(readonly options: S2SManagerOptions) {}
@@ -80,8 +88,32 @@ export class S2SManager {
       this.bounce(stanza, 'remote-server-not-found', `this server does not federate with ${remote}`);
       return true;
     }
+    // XEP-0288: a connection the peer opened and made bidirectional comes first, so that two
+    // servers share one; ours (perhaps opened only to verify a dialback key) then idles out.
+    const back = this.returnRoutes.get(`${local} ${remote}`);
+    if (back?.carriesBack) {
+      back.send(stanza);
+      return true;
+    }
     this.link(local, remote).send(stanza);
     return true;
+  }
+
+  /** XEP-0288: `stream` may carry stanzas from `local` to `remote` (its peer proved that pair). */
+  addReturnRoute(stream: ReturnRoute, local: string, remote: string): void {
+    this.returnRoutes.set(`${local} ${remote}`, stream);
+  }
+
+  /** The stream is gone: the pairs it carried go over connections of ours again. */
+  removeReturnRoutes(stream: ReturnRoute): void {
+    for (const [key, route] of this.returnRoutes) if (route === stream) this.returnRoutes.delete(key);
+  }
+
+  /** The pairs an incoming bidirectional stream carries back now: "local→remote". */
+  get returnPairs(): string[] {
+    return [...this.returnRoutes]
+      .filter(([, route]) => route.carriesBack)
+      .map(([key]) => key.replace(' ', '→'));
   }
 
   /**

@@ -14,6 +14,8 @@
 import type net from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import { StreamError } from '../core/errors.js';
+import type { Router } from '../core/router.js';
+import type { Session } from '../core/session.js';
 import type { Logger } from '../log.js';
 import { type AnySocket, XmlStream } from '../streams/xml-stream.js';
 import { peerCertificateVerified } from '../tls/verify.js';
@@ -23,6 +25,7 @@ import type { StreamParserLimits } from '../xml/parser.js';
 import { dialbackKey } from './dialback-key.js';
 import { domainOf, parseS2SHeader, s2sHeaderAttrs } from './header.js';
 import type { S2SPolicy } from './policy.js';
+import { checkRemoteStanza } from './stanza-check.js';
 import type { S2STls } from './tls.js';
 
 /** Why an outgoing stream never became ready; decides the error its queued stanzas get. */
@@ -36,6 +39,9 @@ export interface S2SOutEnvironment {
   policy: S2SPolicy;
   secret: string;
   limits: StreamParserLimits;
+  /** Where stanzas the peer sends back on a bidirectional stream (XEP-0288) go. */
+  router: Router;
+  isLocalDomain(domain: string): boolean;
 }
 
 /** What the stream tells its owner (the connection manager). */
@@ -69,6 +75,13 @@ export class S2SOutStream extends XmlStream {
   private failure: OutboundFailure | undefined = 'unreachable';
   private reason = 'the connection closed before the stream was ready';
   private canVerify = false;
+  /** We asked for a bidirectional stream (XEP-0288 §2): the peer may send stanzas back. */
+  private bidi = false;
+  /** The prefix declarations of the peer's header (the parser copies them onto stanzas). */
+  private headerPrefixes: Attrs = {};
+  private originSession: Session | undefined;
+  /** Stanzas from the peer are routed one after another, in order. */
+  private routing: Promise<void> = Promise.resolve();
 
   constructor(
     socket: AnySocket,
@@ -148,6 +161,9 @@ export class S2SOutStream extends XmlStream {
     }
     this.streamId = header.id;
     this.peerSupportsDialback = header.dialback;
+    this.headerPrefixes = {};
+    for (const key in attrs)
+      if (key.startsWith('xmlns:') && key !== 'xmlns:stream') this.headerPrefixes[key] = attrs[key]!;
   }
 
   // ---- elements ----
@@ -191,6 +207,10 @@ export class S2SOutStream extends XmlStream {
         return;
       }
     }
+    if (ns === NS.SERVER && (name === 'message' || name === 'presence' || name === 'iq')) {
+      this.stanzaBack(element);
+      return;
+    }
     this.abort(
       `unexpected <${element.name}> from the peer`,
       new StreamError('unsupported-stanza-type', `<${element.name}> is not expected on this stream`),
@@ -217,6 +237,11 @@ export class S2SOutStream extends XmlStream {
     if (!this.canVerify) {
       this.canVerify = true;
       this.listener.verifiable();
+    }
+    if (policy.bidi && !this.bidi && features.getChild('bidi', NS.BIDI_FEATURE)) {
+      // XEP-0288 §2: asked for before authenticating, after TLS.
+      this.bidi = true;
+      this.write(`<bidi xmlns='${NS.BIDI}'/>`);
     }
     if (this.externalDone) {
       this.becomeReady('EXTERNAL');
@@ -367,6 +392,55 @@ export class S2SOutStream extends XmlStream {
     this.failure = undefined;
     this.log.info('server connection ready', { local: this.local, remote: this.remote, method });
     this.listener.ready(method);
+  }
+
+  // ---- stanzas back from the peer (XEP-0288 §2) ----
+
+  /**
+   * A stanza the peer sends back over our stream. Only once bidirectional and authenticated,
+   * and only for the pair the stream is for, reversed: `from` in the domain we connected to
+   * (found through DNS or a static route, its certificate checked when secure_auth asks for
+   * it), `to` our domain.
+   */
+  private stanzaBack(stanza: Element): void {
+    if (!this.bidi || this.stage !== 'ready') {
+      this.abort(
+        'the peer sent a stanza on our stream without a bidirectional stream',
+        new StreamError(
+          'unsupported-stanza-type',
+          'this stream carries stanzas one way (no XEP-0288 <bidi/>)',
+        ),
+      );
+      return;
+    }
+    const checked = checkRemoteStanza(stanza, this.session, {
+      headerPrefixes: this.headerPrefixes,
+      isLocalDomain: this.env.isLocalDomain,
+      carries: (from, to) => (from !== this.remote ? 'not-from' : to !== this.local ? 'not-to' : 'yes'),
+    });
+    if (checked instanceof StreamError) {
+      this.fail(checked);
+      return;
+    }
+    const { router } = this.env;
+    this.routing = this.routing
+      .then(() => router.route(checked))
+      .catch((err: unknown) => {
+        this.log.error('error while routing a stanza from a server', { error: err });
+      });
+  }
+
+  /** The stream as the origin of the stanzas it brings (for the router and modules). */
+  private get session(): Session {
+    this.originSession ??= {
+      kind: 's2s',
+      id: this.streamId ?? '',
+      log: this.log,
+      // Stanzas to the peer go through the manager's link for the pair, never from here.
+      send: () => {},
+      close: (error) => this.close(error),
+    };
+    return this.originSession;
   }
 
   /** Gives up before the stream is ready, with the reason its stanzas are bounced for. */

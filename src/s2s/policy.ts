@@ -16,12 +16,15 @@ export interface S2SPolicyOptions {
   readonly allow: readonly string[];
   readonly deny: readonly string[];
   readonly routes: { readonly [domain: string]: S2SRoute };
+  readonly bidi: boolean;
 }
 
 export class S2SPolicy {
   readonly requireEncryption: boolean;
   /** Only certificate-authenticated peers (SASL EXTERNAL); no dialback either way. */
   readonly secureAuth: boolean;
+  /** Offer and use bidirectional streams (XEP-0288). */
+  readonly bidi: boolean;
   private readonly allow: ReadonlySet<string>;
   private readonly deny: ReadonlySet<string>;
   private readonly routes: ReadonlyMap<string, ConnectTarget>;
@@ -29,6 +32,7 @@ export class S2SPolicy {
   constructor(options: S2SPolicyOptions) {
     this.requireEncryption = options.require_encryption;
     this.secureAuth = options.secure_auth;
+    this.bidi = options.bidi;
     this.allow = new Set(options.allow);
     this.deny = new Set(options.deny);
     const routes = new Map<string, ConnectTarget>();

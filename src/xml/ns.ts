@@ -15,6 +15,9 @@ export const NS = {
   // XEP-0220 server dialback, and its stream feature (which announces dialback errors)
   DIALBACK: 'jabber:server:dialback',
   DIALBACK_FEATURE: 'urn:xmpp:features:dialback',
+  // XEP-0288 bidirectional server-to-server streams
+  BIDI: 'urn:xmpp:bidi',
+  BIDI_FEATURE: 'urn:xmpp:features:bidi',
   // RFC 6121 (rosters, roster versioning, subscription pre-approval)
   ROSTER: 'jabber:iq:roster',
   ROSTER_VER: 'urn:xmpp:features:rosterver',

@@ -99,7 +99,7 @@ describe('s2s: two Warbler servers', function () {
     let bob: TestClient;
 
     before(async () => {
-      pair = await startPair();
+      pair = await startPair({ s2s: 'bidi = false' });
       ({ alice, bob } = await loginBoth(pair));
     });
 
@@ -135,7 +135,7 @@ describe('s2s: two Warbler servers', function () {
     let bob: TestClient;
 
     before(async () => {
-      pair = await startPair({ ca: true, s2s: 'secure_auth = true' });
+      pair = await startPair({ ca: true, s2s: 'secure_auth = true\nbidi = false' });
       ({ alice, bob } = await loginBoth(pair));
     });
 
@@ -188,7 +188,7 @@ describe('s2s: two Warbler servers', function () {
     let bob: TestClient;
 
     before(async () => {
-      pair = await startPair({ ca: true, directTls: true });
+      pair = await startPair({ ca: true, directTls: true, s2s: 'bidi = false' });
       ({ alice, bob } = await loginBoth(pair));
     });
 
@@ -217,7 +217,7 @@ describe('s2s: two Warbler servers', function () {
     let bob: TestClient;
 
     before(async () => {
-      pair = await startPair({ s2sA: 'idle_timeout = 1' });
+      pair = await startPair({ s2sA: 'idle_timeout = 1', s2s: 'bidi = false' });
       ({ alice, bob } = await loginBoth(pair));
     });
 
@@ -238,5 +238,61 @@ describe('s2s: two Warbler servers', function () {
       expect((await second).getChildText('body')).to.equal('two');
       expect(pair.a.server.federation!.stats.outboundDialback).to.equal(2);
     });
+  });
+
+  describe('bidirectional (XEP-0288) with certificates from a shared CA', () => {
+    let pair: Pair;
+    let alice: TestClient;
+    let bob: TestClient;
+
+    before(async () => {
+      pair = await startPair({ ca: true, s2s: 'secure_auth = true' });
+      ({ alice, bob } = await loginBoth(pair));
+    });
+
+    after(async () => {
+      await Promise.all([alice?.stop().catch(() => {}), bob?.stop().catch(() => {})]);
+      await pair?.stop();
+    });
+
+    exchangeTests(() => ({ pair, alice, bob }));
+
+    it('carried everything over the one connection a.localhost opened', () => {
+      const a = pair.a.server.federation!;
+      const b = pair.b.server.federation!;
+      expect(a.manager.connections).to.deep.equal([`${DOMAIN_A}→${DOMAIN_B}`]);
+      expect(b.manager.connections).to.deep.equal([]);
+      expect(b.manager.returnPairs).to.deep.equal([`${DOMAIN_B}→${DOMAIN_A}`]);
+      expect(a.stats).to.deep.equal({
+        inboundExternal: 0,
+        inboundDialback: 0,
+        outboundExternal: 1,
+        outboundDialback: 0,
+      });
+      expect(b.stats).to.deep.equal({
+        inboundExternal: 1,
+        inboundDialback: 0,
+        outboundExternal: 0,
+        outboundDialback: 0,
+      });
+    });
+  });
+
+  describe('bidirectional (XEP-0288) with dialback', () => {
+    let pair: Pair;
+    let alice: TestClient;
+    let bob: TestClient;
+
+    before(async () => {
+      pair = await startPair();
+      ({ alice, bob } = await loginBoth(pair));
+    });
+
+    after(async () => {
+      await Promise.all([alice?.stop().catch(() => {}), bob?.stop().catch(() => {})]);
+      await pair?.stop();
+    });
+
+    exchangeTests(() => ({ pair, alice, bob }));
   });
 });

@@ -90,10 +90,13 @@ describe('s2s: impostors and rule breakers', function () {
     await expectStreamError(raw, 'policy-violation');
   });
 
-  it('offers dialback but not EXTERNAL to a peer without a trusted certificate', async () => {
+  it('offers dialback and bidi (XEP-0288) but not EXTERNAL to a peer without a trusted certificate', async () => {
     const { raw, features } = await secured(pair.b.s2sPort, DOMAIN_A, DOMAIN_B);
     raws.push(raw);
-    expect(shapeOf(features)).to.deep.equal([`${NS.DIALBACK_FEATURE} dialback[errors]`]);
+    expect(shapeOf(features)).to.deep.equal([
+      `${NS.DIALBACK_FEATURE} dialback[errors]`,
+      `${NS.BIDI_FEATURE} bidi`,
+    ]);
   });
 
   it('refuses stanzas before the stream is authenticated', async () => {
@@ -171,6 +174,24 @@ describe('s2s: impostors and rule breakers', function () {
     );
     await expectAfter(raw, again, new RegExp(`<db:result [^>]*from="${DOMAIN_B}"[^>]*type="valid"/>`));
     expect(raw.closed).to.equal(false);
+  });
+
+  it('sends stanzas back over a bidirectional stream, for the pair the peer proved (XEP-0288)', async () => {
+    const { raw, header } = await secured(pair.b.s2sPort, DOMAIN_A, DOMAIN_B);
+    raws.push(raw);
+    raw.send(`<bidi xmlns='${NS.BIDI}'/>`);
+    const key = dialbackKey(SECRET_A, DOMAIN_B, DOMAIN_A, header.id!);
+    raw.send(`<db:result from='${DOMAIN_A}' to='${DOMAIN_B}'>${key}</db:result>`);
+    await raw.expect(/<db:result [^>]*type="valid"\/>/);
+    const since = raw.received.length;
+    raw.send(
+      `<iq type='get' id='p1' from='alice@${DOMAIN_A}/r' to='${DOMAIN_B}'><ping xmlns='${NS.PING}'/></iq>`,
+    );
+    await expectAfter(raw, since, /<iq [^>]*id="p1"[^>]*\/>/);
+    const pong = parseServerStream(raw.received).elements.at(-1)!;
+    expect(qname(pong)).to.equal(`${NS.SERVER} iq`);
+    expect(pong.attrs).to.include({ type: 'result', to: `alice@${DOMAIN_A}/r`, from: DOMAIN_B, id: 'p1' });
+    expect(pong.elements).to.deep.equal([]);
   });
 
   it('answers <db:verify/> for the keys it made, and only those', async () => {

@@ -60,6 +60,7 @@ const DEFAULTS: CoreConfig = {
     direct_tls_port: 5270,
     require_encryption: true,
     secure_auth: false,
+    bidi: true,
     ca_file: undefined,
     allow: [],
     deny: [],

@@ -71,7 +71,7 @@ describe('s2s dialback keys (XEP-0185)', () => {
 
 describe('s2s policy', () => {
   const policy = (allow: string[], deny: string[]) =>
-    new S2SPolicy({ require_encryption: true, secure_auth: false, allow, deny, routes: {} });
+    new S2SPolicy({ require_encryption: true, secure_auth: false, allow, deny, routes: {}, bidi: true });
 
   it('federates with everyone but the denied domains and their subdomains', () => {
     const p = policy([], ['evil.example']);
@@ -96,6 +96,7 @@ describe('s2s policy', () => {
       allow: [],
       deny: [],
       routes: { 'example.net': { host: '192.0.2.7', port: 5270, direct_tls: true } },
+      bidi: true,
     });
     expect(p.staticRoute('example.net')).to.deep.equal({ host: '192.0.2.7', port: 5270, directTls: true });
     expect(p.staticRoute('example.org')).to.equal(undefined);
