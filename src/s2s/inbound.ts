@@ -10,8 +10,9 @@
 //   header → features (STARTTLS) → TLS → header → features (EXTERNAL and/or dialback)
 //   → <auth mechanism='EXTERNAL'/> → <success/> → header → features, or <db:result/> …
 //   → stanzas for the domain pairs proved.
-// Direct TLS (XEP-0368) starts at the second header. A stream carries stanzas one way only:
-// what we send back goes over our own outgoing connection.
+// Direct TLS (XEP-0368) starts at the second header. A stream carries stanzas one way, unless
+// the peer asked for it to be bidirectional (XEP-0288 §2): then what we send to the pairs it
+// proved goes back over it instead of over a connection of our own.
 
 import { TLSSocket } from 'node:tls';
 import { StanzaError, type StanzaErrorCondition, StreamError } from '../core/errors.js';

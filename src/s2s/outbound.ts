@@ -10,6 +10,8 @@
 //   → EXTERNAL → <success/> → header → features → ready
 //   or → <db:result>key</db:result> → <db:result type='valid'/> → ready.
 // For direct TLS (XEP-0368) the socket arrives secured, and the stream starts at the TLS step.
+// When the peer offers it, the stream is made bidirectional (XEP-0288 §2) before authenticating,
+// and what the peer sends back on it is routed like any server's stanzas.
 
 import type net from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';

@@ -647,7 +647,11 @@ describe('warbler CLI', () => {
       const taken = (blocker.address() as net.AddressInfo).port;
       try {
         const { config } = makeDir();
-        writeFileSync(config, `${BASE_TOML.replace('port = 0', `port = ${taken}`)}\n`);
+        // The client port (the [s2s] section, before [c2s], has a port too).
+        writeFileSync(
+          config,
+          `${BASE_TOML.replace('[c2s]\naddresses = ["127.0.0.1"]\nport = 0', `[c2s]\naddresses = ["127.0.0.1"]\nport = ${taken}`)}\n`,
+        );
         const result = await run(['check', '--config', config]);
         expect(result.code).to.equal(1);
         const problems = lines(result.stdout).filter((l) => l.startsWith('PROBLEM'));
