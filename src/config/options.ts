@@ -33,6 +33,22 @@ const ipAddress: ItemRule = {
   parse: (value) => (isIP(value) === 0 ? undefined : value),
 };
 
+/** A DNS server: an IP address, with a port after it (`192.0.2.53:5353`, `[2001:db8::53]:53`). */
+const dnsServer: ItemRule = {
+  expected: 'an IP address, optionally with a port, such as 192.0.2.53, 192.0.2.53:5353 or [2001:db8::53]:53',
+  parse(value) {
+    if (isIP(value) !== 0) return value;
+    const v6 = /^\[([^\]]+)\]:(\d{1,5})$/.exec(value);
+    const v4 = /^([0-9.]+):(\d{1,5})$/.exec(value);
+    const match = v6 ?? v4;
+    if (!match) return undefined;
+    const port = Number(match[2]);
+    const family = isIP(match[1]!);
+    if (port < 1 || port > 65535 || family === 0 || (v6 !== null) !== (family === 6)) return undefined;
+    return value;
+  },
+};
+
 function isHostOrSubdomain(name: string, hosts: readonly string[]): boolean {
   for (const host of hosts) if (name === host || name.endsWith('.' + host)) return true;
   return false;
@@ -265,6 +281,14 @@ const s2s = section({
       doc: 'Remote domains this server never federates with.',
     }),
     routes: table(s2sRoute, { key: domainName, exampleKey: 'example.net' }),
+    dns_servers: strList({
+      default: [],
+      unique: true,
+      item: dnsServer,
+      doc:
+        'DNS servers asked for the SRV and address records of remote domains, instead of the system resolver ' +
+        '(which also reads /etc/hosts): for a private DNS.',
+    }),
     connect_timeout: int({
       default: 10,
       min: 1,

@@ -10,7 +10,7 @@ import type { Hooks } from '../core/hooks.js';
 import type { ServerContext } from '../core/module.js';
 import type { Logger } from '../log.js';
 import { type BoundAddress, Listener, tuneSocket } from '../net/listener.js';
-import type { Resolver } from '../net/resolve.js';
+import { dnsServerResolver, type Resolver } from '../net/resolve.js';
 import type { CertificateStore } from '../tls/store.js';
 import { loadDialbackSecret } from './dialback-key.js';
 import { type S2SInEnvironment, S2SInStream } from './inbound.js';
@@ -62,7 +62,7 @@ export class Federation {
       idleTimeoutMs: s2s.idle_timeout * 1000,
       queueLimit: s2s.queue_limit,
       isLocalDomain,
-      ...(ctx.resolver ? { resolver: ctx.resolver } : {}),
+      ...resolverOf(ctx),
     });
     this.inbound = {
       server,
@@ -141,4 +141,11 @@ export class Federation {
     for (const stream of this.streams) stream.destroy();
     await closed;
   }
+}
+
+/** The resolver given (tests), else the configured DNS servers, else the system's (the manager's default). */
+function resolverOf(ctx: FederationContext): { resolver?: Resolver } {
+  if (ctx.resolver) return { resolver: ctx.resolver };
+  const servers = ctx.config.s2s.dns_servers;
+  return servers.length > 0 ? { resolver: dnsServerResolver([...servers]) } : {};
 }

@@ -65,6 +65,7 @@ const DEFAULTS: CoreConfig = {
     allow: [],
     deny: [],
     routes: {},
+    dns_servers: [],
     connect_timeout: 10,
     auth_timeout: 60,
     idle_timeout: 600,
@@ -230,6 +231,10 @@ describe('config', () => {
       [
         '[s2s.routes."example.net"]\nport = 5269',
         's2s.routes."example.net".host is missing — add the host name or address to connect to',
+      ],
+      [
+        '[s2s]\ndns_servers = ["127.0.0.1:99999"]',
+        's2s.dns_servers[0] must be an IP address, optionally with a port, such as 192.0.2.53, 192.0.2.53:5353 or [2001:db8::53]:53 (got "127.0.0.1:99999")',
       ],
       [
         '[s2s.routes."localhost"]\nhost = "10.0.0.1"',
