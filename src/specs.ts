@@ -23,6 +23,8 @@ export const CORE_SPECS: readonly SpecDeclaration[] = [
       'test/integration/s2s-federation.test.ts',
       'test/integration/s2s-impostor.test.ts',
       'test/integration/s2s-bounce.test.ts',
+      'test/integration/s2s-dns.test.ts',
+      'test/integration/s2s-muc.test.ts',
       'test/integration/s2s-prosody.test.ts',
     ],
   },
@@ -175,6 +177,7 @@ export const CORE_SPECS: readonly SpecDeclaration[] = [
     tests: [
       'test/integration/c2s.test.ts',
       'test/integration/s2s-federation.test.ts',
+      'test/integration/s2s-dns.test.ts',
       'test/unit/resolve.test.ts',
       'test/integration/s2s-prosody.test.ts',
     ],
