@@ -19,6 +19,9 @@ import { S2SPolicy } from './policy.js';
 import { emptyStats, type S2SStats } from './stats.js';
 import { S2STls, trustedCAs } from './tls.js';
 
+/** Where the manager takes remote stanzas among the 'route/remote' handlers. */
+const ROUTE_REMOTE_PRIORITY = -100;
+
 export interface FederationContext {
   server: ServerContext & { readonly hooks: Hooks };
   config: CoreConfig;
@@ -81,7 +84,9 @@ export class Federation {
         this.manager.removeReturnRoutes(stream);
       },
     };
-    server.hooks.on('route/remote', (event) => this.manager.route(event));
+    // Below the modules' hooks (blocking drops stanzas to blocked JIDs there first), above the
+    // router's own fallback, which bounces everything when federation is off.
+    server.hooks.on('route/remote', (event) => this.manager.route(event), ROUTE_REMOTE_PRIORITY);
   }
 
   /** Loads the dialback secret, and listens when s2s.enabled. */
