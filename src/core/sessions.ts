@@ -11,8 +11,14 @@ export type BindOutcome =
   | { ok: true; replaced: ClientSession | undefined }
   | { ok: false; reason: 'conflict' | 'too-many-resources' };
 
+/**
+ * An account's bound resources: the session itself while there is one (most accounts, most of
+ * the time: a Map per account costs about 250 bytes), a Map by resource from the second on.
+ */
+type Resources = ClientSession | Map<string, ClientSession>;
+
 export class SessionRegistry {
-  private readonly byBare = new Map<string, Map<string, ClientSession>>();
+  private readonly byBare = new Map<string, Resources>();
   private count = 0;
 
   constructor(
@@ -26,13 +32,16 @@ export class SessionRegistry {
 
   /** The session bound to exactly this full JID. */
   get(full: JID): ClientSession | undefined {
-    return this.byBare.get(full.bare)?.get(full.resource);
+    const entry = this.byBare.get(full.bare);
+    if (entry instanceof Map) return entry.get(full.resource);
+    return entry?.jid.resource === full.resource ? entry : undefined;
   }
 
   /** Every bound resource of an account (empty when none). */
   resources(bare: JID | string): ClientSession[] {
-    const map = this.byBare.get(typeof bare === 'string' ? bare : bare.bare);
-    return map ? [...map.values()] : [];
+    const entry = this.byBare.get(typeof bare === 'string' ? bare : bare.bare);
+    if (entry === undefined) return [];
+    return entry instanceof Map ? [...entry.values()] : [entry];
   }
 
   hasResources(bare: JID): boolean {
@@ -46,35 +55,53 @@ export class SessionRegistry {
    */
   bind(session: ClientSession): BindOutcome {
     const { jid } = session;
-    let map = this.byBare.get(jid.bare);
-    const existing = map?.get(jid.resource);
+    const entry = this.byBare.get(jid.bare);
+    const existing = this.get(jid);
     if (existing && this.policy === 'refuse') return { ok: false, reason: 'conflict' };
-    if (!existing && map && map.size >= this.maxResources) return { ok: false, reason: 'too-many-resources' };
-    if (!map) {
-      map = new Map();
-      this.byBare.set(jid.bare, map);
+    const bound = entry === undefined ? 0 : entry instanceof Map ? entry.size : 1;
+    if (!existing && bound >= this.maxResources) return { ok: false, reason: 'too-many-resources' };
+    if (entry === undefined || entry === existing) {
+      this.byBare.set(jid.bare, session);
+    } else if (entry instanceof Map) {
+      entry.set(jid.resource, session);
+    } else {
+      this.byBare.set(
+        jid.bare,
+        new Map([
+          [entry.jid.resource, entry],
+          [jid.resource, session],
+        ]),
+      );
     }
-    map.set(jid.resource, session);
     if (!existing) this.count++;
     return { ok: true, replaced: existing };
   }
 
   /** Whether the resource is taken (used to pick a fresh generated resource). */
   isBound(full: JID): boolean {
-    return this.byBare.get(full.bare)?.has(full.resource) ?? false;
+    return this.get(full) !== undefined;
   }
 
   /** Removes the session if it is still the one bound to its JID (a replaced one is not). */
   unbind(session: ClientSession): boolean {
-    const map = this.byBare.get(session.jid.bare);
-    if (!map || map.get(session.jid.resource) !== session) return false;
-    map.delete(session.jid.resource);
+    const { bare, resource } = session.jid;
+    const entry = this.byBare.get(bare);
+    if (entry === session) {
+      this.byBare.delete(bare);
+    } else if (entry instanceof Map && entry.get(resource) === session) {
+      entry.delete(resource);
+      if (entry.size === 1) this.byBare.set(bare, entry.values().next().value!);
+    } else {
+      return false;
+    }
     this.count--;
-    if (map.size === 0) this.byBare.delete(session.jid.bare);
     return true;
   }
 
   *all(): IterableIterator<ClientSession> {
-    for (const map of this.byBare.values()) yield* map.values();
+    for (const entry of this.byBare.values()) {
+      if (entry instanceof Map) yield* entry.values();
+      else yield entry;
+    }
   }
 }

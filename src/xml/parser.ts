@@ -26,6 +26,7 @@ import { isUtf8 } from 'node:buffer';
 import type { StreamErrorCondition } from '../core/errors.js';
 import type { Attrs } from './element.js';
 import { Element } from './element.js';
+import { NS } from './ns.js';
 
 export interface StreamParserLimits {
   /** Byte budget for one top-level element (a stanza or nonza) and for the stream header, in UTF-8 bytes. Default 262144. */
@@ -349,7 +350,7 @@ export class StreamParser {
   /** The current chunk is all ASCII, so characters and bytes are the same count. */
   private asciiChunk = false;
 
-  /** The stream header's attributes, once read. */
+  /** The stream header's namespace declarations (xmlns, xmlns:prefix), once read. */
   private header: Attrs | null = null;
   private streamName = '';
   /** The header's prefix declarations other than the stream element's own, as key, value, key, value... */
@@ -1211,9 +1212,15 @@ export class StreamParser {
     const colon = name.indexOf(':');
     const ownDecl = colon < 0 ? '' : 'xmlns:' + name.slice(0, colon);
     const inherited: string[] = [];
-    for (const key in attrs) if (key.startsWith('xmlns:') && key !== ownDecl) inherited.push(key, attrs[key]);
-    this.header = attrs;
-    this.streamName = name;
+    const declarations: Attrs = {};
+    for (const key in attrs) {
+      if (key !== 'xmlns' && !key.startsWith('xmlns:')) continue;
+      const ns = ownCopy(attrs[key]!);
+      declarations[key] = ns;
+      if (key !== 'xmlns' && key !== ownDecl) inherited.push(key, ns);
+    }
+    this.header = declarations;
+    this.streamName = ownCopy(name);
     this.inheritedDecls = inherited;
     this.budgeted = false;
     this.state = selfClosing ? CLOSED : STREAM;
@@ -1242,6 +1249,20 @@ export class StreamParser {
     const ns = Object.hasOwn(el.attrs, key) ? el.attrs[key] : this.header?.[key];
     return ns === '' ? undefined : ns;
   }
+}
+
+/** What stream headers usually hold (the element's name, the namespaces), kept as these constants. */
+const HEADER_CONSTANTS = new Map<string, string>(
+  ['stream:stream', NS.CLIENT, NS.SERVER, NS.COMPONENT, NS.STREAM, NS.DIALBACK].map((ns) => [ns, ns]),
+);
+
+/**
+ * A string the parser keeps for a stream's life, detached from the input it was read from:
+ * V8 slices substrings of 13 characters or more, so a kept slice would keep the whole chunk
+ * of input it came from (a few hundred bytes per idle connection for the header).
+ */
+function ownCopy(value: string): string {
+  return HEADER_CONSTANTS.get(value) ?? (value.length < 13 ? value : Buffer.from(value).toString());
 }
 
 function isXmlDeclTarget(body: string): boolean {
