@@ -26,7 +26,7 @@ import { peerCertificateVerified } from '../tls/verify.js';
 import { type Attrs, type Element, x } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import type { StreamParserLimits } from '../xml/parser.js';
-import { isValidDialbackKey } from './dialback-key.js';
+import { answerVerify } from './authoritative.js';
 import { domainOf, parseS2SHeader, s2sHeaderAttrs } from './header.js';
 import type { S2SPolicy } from './policy.js';
 import { checkRemoteStanza } from './stanza-check.js';
@@ -501,23 +501,17 @@ export class S2SInStream extends XmlStream implements Session {
   // ---- dialback as authoritative server (XEP-0220 §2.3) ----
 
   private answerVerify(request: Element): void {
-    const receiving = domainOf(request.attrs.from);
-    const originating = domainOf(request.attrs.to);
-    const id = request.attrs.id;
-    if (receiving === undefined || originating === undefined || id === undefined) {
-      this.fail(new StreamError('improper-addressing', '<db:verify/> needs "from", "to" and "id"'));
+    const outcome = answerVerify(request, this.env.secret, this.env.isLocalDomain);
+    if (outcome instanceof StreamError) {
+      this.fail(outcome);
       return;
     }
-    const attrs = { from: originating, to: receiving, id };
-    if (!this.env.server.hosts.has(originating) && !this.env.isLocalDomain(originating)) {
-      this.writeElement(
-        x('db:verify', { ...attrs, type: 'error' }, new StanzaError('item-not-found').toElement()),
-      );
-      return;
-    }
-    const valid = isValidDialbackKey(this.env.secret, request.text, receiving, originating, id);
-    this.log.debug('dialback key checked', { receiving, originating, valid });
-    this.writeElement(x('db:verify', { ...attrs, type: valid ? 'valid' : 'invalid' }));
+    this.log.debug('dialback key checked', {
+      from: request.attrs.from,
+      to: request.attrs.to,
+      valid: outcome.valid,
+    });
+    this.writeElement(outcome.answer);
   }
 
   // ---- stanzas (RFC 6120 §8.1.1, §4.9.3) ----

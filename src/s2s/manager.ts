@@ -265,6 +265,7 @@ class OutboundLink {
         ready: (method) => this.ready(method),
         verifiable: () => this.sendVerifies(),
         verified: (id, verdict) => this.verified(id, verdict),
+        failed: (failure, reason) => this.gone(failure, reason),
         gone: (failure, reason) => this.gone(failure, reason),
       },
       this.log,

@@ -15,7 +15,7 @@
 
 import type net from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
-import { StreamError } from '../core/errors.js';
+import { StanzaError, StreamError } from '../core/errors.js';
 import type { Router } from '../core/router.js';
 import type { Session } from '../core/session.js';
 import type { Logger } from '../log.js';
@@ -24,6 +24,7 @@ import { peerCertificateVerified } from '../tls/verify.js';
 import { type Attrs, type Element, x } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import type { StreamParserLimits } from '../xml/parser.js';
+import { answerVerify } from './authoritative.js';
 import { dialbackKey } from './dialback-key.js';
 import { domainOf, parseS2SHeader, s2sHeaderAttrs } from './header.js';
 import type { S2SPolicy } from './policy.js';
@@ -54,6 +55,11 @@ export interface OutboundListener {
   verifiable(): void;
   /** The peer answered a <db:verify/> request. */
   verified(id: string, verdict: 'valid' | 'invalid' | 'error'): void;
+  /**
+   * The stream will not become ready (its close may still wait for the peer): what waits for
+   * it can be bounced now.
+   */
+  failed(failure: OutboundFailure, reason: string): void;
   /** The socket is gone; `failure` is set when the stream never became ready. */
   gone(failure: OutboundFailure | undefined, reason: string): void;
 }
@@ -198,6 +204,10 @@ export class S2SOutStream extends XmlStream {
         this.externalFailed(element);
         return;
       }
+    }
+    if (ns === NS.DIALBACK && element.attrs.type === undefined) {
+      this.reverseDialback(element);
+      return;
     }
     if (ns === NS.DIALBACK && element.attrs.type !== undefined) {
       if (name === 'result') {
@@ -373,6 +383,7 @@ export class S2SOutStream extends XmlStream {
       this.reason = `${this.remote} could not check our dialback key (${condition ?? 'error'})`;
     }
     this.log.warn('dialback refused by the peer', { remote: this.remote, type, condition });
+    this.listener.failed(this.failure, this.reason);
     this.close();
   }
 
@@ -445,11 +456,39 @@ export class S2SOutStream extends XmlStream {
     return this.originSession;
   }
 
+  /**
+   * Dialback requests the other way on our stream (a bidirectional peer may send them, XEP-0288
+   * §2): verifications are answered, since they need only our secret; a peer asking to prove
+   * another domain of its own here is told, without ending the stream, that we do not take that.
+   */
+  private reverseDialback(request: Element): void {
+    if (request.localName === 'verify') {
+      const outcome = answerVerify(request, this.env.secret, this.env.isLocalDomain);
+      if (outcome instanceof StreamError) this.fail(outcome);
+      else this.writeElement(outcome.answer);
+      return;
+    }
+    const from = domainOf(request.attrs.from);
+    const to = domainOf(request.attrs.to);
+    if (request.localName !== 'result' || from === undefined || to === undefined) {
+      this.fail(new StreamError('improper-addressing', '<db:result/> needs a domain in "from" and in "to"'));
+      return;
+    }
+    this.writeElement(
+      x(
+        'db:result',
+        { from: to, to: from, type: 'error' },
+        new StanzaError('feature-not-implemented', 'prove more domains on a stream of your own').toElement(),
+      ),
+    );
+  }
+
   /** Gives up before the stream is ready, with the reason its stanzas are bounced for. */
   private abort(reason: string, error?: StreamError): void {
     this.failure = 'unreachable';
     this.reason = reason;
     this.log.info('server connection failed', { remote: this.remote, reason });
+    this.listener.failed(this.failure, reason);
     if (error) this.fail(error);
     else this.terminate();
   }
