@@ -150,6 +150,7 @@ export const CORE_SPECS: readonly SpecDeclaration[] = [
     tests: [
       'test/integration/s2s-federation.test.ts',
       'test/integration/s2s-impostor.test.ts',
+      'test/integration/s2s-outbound.test.ts',
       'test/integration/s2s-prosody.test.ts',
     ],
   },
@@ -163,7 +164,11 @@ export const CORE_SPECS: readonly SpecDeclaration[] = [
       "the peer proved (the stream's domains with SASL EXTERNAL, each dialback pair reversed); a peer's " +
       'bidirectional stream is preferred over a connection of our own',
     since: '0.1.0',
-    tests: ['test/integration/s2s-federation.test.ts', 'test/integration/s2s-impostor.test.ts'],
+    tests: [
+      'test/integration/s2s-federation.test.ts',
+      'test/integration/s2s-impostor.test.ts',
+      'test/integration/s2s-outbound.test.ts',
+    ],
   },
   {
     spec: { xep: 368 },
