@@ -289,6 +289,14 @@ const s2s = section({
         'DNS servers asked for the SRV and address records of remote domains, instead of the system resolver ' +
         '(which also reads /etc/hosts): for a private DNS.',
     }),
+    max_connections_per_ip: int({
+      default: 100,
+      min: 1,
+      max: 100000,
+      doc:
+        'Simultaneous incoming server connections allowed from one IP address (a server hosting many ' +
+        'domains may open one per pair); further ones are refused.',
+    }),
     connect_timeout: int({
       default: 10,
       min: 1,

@@ -8,6 +8,7 @@ import type { CoreConfig } from '../config/options.js';
 import { StreamError } from '../core/errors.js';
 import type { Hooks } from '../core/hooks.js';
 import type { ServerContext } from '../core/module.js';
+import { ConnectionCounter } from '../core/throttle.js';
 import type { Logger } from '../log.js';
 import { type BoundAddress, Listener, tuneSocket } from '../net/listener.js';
 import { dnsServerResolver, type Resolver } from '../net/resolve.js';
@@ -37,6 +38,10 @@ export class Federation {
   private readonly streams = new Set<S2SInStream>();
   private readonly listeners: Listener[] = [];
   private readonly inbound: S2SInEnvironment;
+  /** For a connection refused for its address's count: its end must not release a count. */
+  private readonly uncounted: S2SInEnvironment;
+  private readonly connections: ConnectionCounter;
+  private readonly inboundLog: Logger;
   private readonly tls: S2STls;
   private readonly log: Logger;
   private stopping = false;
@@ -82,8 +87,18 @@ export class Federation {
       onGone: (stream) => {
         this.streams.delete(stream);
         this.manager.removeReturnRoutes(stream);
+        // The stream's address is the one accept() counted: both read it from the fresh socket.
+        this.connections.release(stream.remoteAddress);
       },
     };
+    this.uncounted = {
+      ...this.inbound,
+      onGone: (stream) => {
+        this.streams.delete(stream);
+      },
+    };
+    this.connections = new ConnectionCounter(s2s.max_connections_per_ip);
+    this.inboundLog = this.log.child({ direction: 'in' });
     // Below the modules' hooks (blocking drops stanzas to blocked JIDs there first), above the
     // router's own fallback, which bounces everything when federation is off.
     server.hooks.on('route/remote', (event) => this.manager.route(event), ROUTE_REMOTE_PRIORITY);
@@ -123,9 +138,13 @@ export class Federation {
 
   private accept(socket: net.Socket | tls.TLSSocket): void {
     tuneSocket(socket);
-    const stream = new S2SInStream(socket, this.inbound, this.log.child({ direction: 'in' }));
+    const ip = socket.remoteAddress ?? 'unknown';
+    const counted = this.connections.acquire(ip);
+    const stream = new S2SInStream(socket, counted ? this.inbound : this.uncounted, this.inboundLog);
     this.streams.add(stream);
     if (this.stopping) stream.fail(new StreamError('system-shutdown'));
+    else if (!counted)
+      stream.fail(new StreamError('policy-violation', 'too many connections from your address'));
   }
 
   /** After a certificate reload: new direct TLS handshakes present the new certificates. */

@@ -60,6 +60,8 @@ export interface S2SInEnvironment {
 }
 
 const STANZAS = new Set(['message', 'presence', 'iq']);
+/** Dialback requests one stream may have waiting for their authoritative servers at once. */
+const MAX_PENDING_VERIFICATIONS = 8;
 /** Failed SASL attempts before the stream is closed (RFC 6120 §6.4.5 lets us choose). */
 const MAX_SASL_FAILURES = 2;
 
@@ -435,6 +437,13 @@ export class S2SInStream extends XmlStream implements Session {
     }
     const pair = `${remote} ${local}`;
     if (this.verifying.has(pair)) return;
+    if (this.verifying.size >= MAX_PENDING_VERIFICATIONS) {
+      // Each request makes us connect to the domain it names: one stream may not make many.
+      answer(
+        new StanzaError('resource-constraint', 'too many dialback requests at once; wait for the answers'),
+      );
+      return;
+    }
     // XEP-0344 §2.1.1: a certificate we trust for the domain proves it as well as a key would.
     if (this.secure && peerCertificateVerified(this.socket as TLSSocket, remote)) {
       this.dialbackDone(remote, local, 'valid', 'certificate');

@@ -8,7 +8,7 @@ import net from 'node:net';
 import { xml } from '@xmpp/client';
 import { expect } from 'chai';
 import { NS } from '../../src/xml/ns.js';
-import type { TestClient } from '../helpers/client.js';
+import { expectStreamError, RawClient, type TestClient } from '../helpers/client.js';
 import { errorOf, login, request, settle } from '../helpers/im.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { freePort } from './s2s-support.js';
@@ -28,7 +28,12 @@ describe('s2s: unreachable domains', function () {
     const silentPort = (silent.address() as net.AddressInfo).port;
     ts = await startTestServer({
       hosts: ['a.localhost'],
-      s2s: ['auth_timeout = 5', 'queue_limit = 4', 'deny = ["denied.localhost"]'].join('\n'),
+      s2s: [
+        'auth_timeout = 5',
+        'queue_limit = 4',
+        'deny = ["denied.localhost"]',
+        'max_connections_per_ip = 1',
+      ].join('\n'),
       extraToml: [
         '[s2s.routes."dead.localhost"]',
         'host = "127.0.0.1"',
@@ -103,5 +108,20 @@ describe('s2s: unreachable domains', function () {
     for (const reply of replies.slice(0, 4))
       expect(errorOf(await reply)).to.deep.equal({ type: 'wait', condition: 'remote-server-timeout' });
     expect(ts.server.federation!.manager.connections).to.not.include('a.localhost→silent.localhost');
+  });
+
+  it('refuses a second incoming connection from an address at s2s.max_connections_per_ip', async () => {
+    const header =
+      `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='${NS.STREAM}'` +
+      ` xmlns:db='${NS.DIALBACK}' from='other.localhost' to='a.localhost' version='1.0'>`;
+    const first = await RawClient.connect(ts.s2sPort);
+    try {
+      first.send(header);
+      await first.expect(/<\/stream:features>/);
+      const second = await RawClient.connect(ts.s2sPort);
+      await expectStreamError(second, 'policy-violation');
+    } finally {
+      first.close();
+    }
   });
 });

@@ -66,6 +66,7 @@ const DEFAULTS: CoreConfig = {
     deny: [],
     routes: {},
     dns_servers: [],
+    max_connections_per_ip: 100,
     connect_timeout: 10,
     auth_timeout: 60,
     idle_timeout: 600,
