@@ -64,6 +64,9 @@ export interface OutboundListener {
   gone(failure: OutboundFailure | undefined, reason: string): void;
 }
 
+/** Stanzas from a bidirectional peer waiting to be routed before we stop reading its socket. */
+const MAX_ROUTING_BACKLOG = 64;
+
 type Stage =
   | 'opening' // our header is out; waiting for the peer's header and features
   | 'starttls' // <starttls/> sent, waiting for <proceed/>
@@ -88,6 +91,9 @@ export class S2SOutStream extends XmlStream {
   /** The prefix declarations of the peer's header (the parser copies them onto stanzas). */
   private headerPrefixes: Attrs = {};
   private originSession: Session | undefined;
+  /** Stanzas from the peer being routed or waiting to be. */
+  private routingBacklog = 0;
+  private certificateLogged = false;
   /** Stanzas from the peer are routed one after another, in order. */
   private routing: Promise<void> = Promise.resolve();
 
@@ -260,6 +266,11 @@ export class S2SOutStream extends XmlStream {
       return;
     }
     const peerTrusted = this.secure && peerCertificateVerified(this.socket as TLSSocket, this.remote);
+    if (this.secure && !this.certificateLogged) {
+      // Operators want to know why a peer got dialback instead of EXTERNAL, or was refused.
+      this.certificateLogged = true;
+      this.log.info('peer certificate checked', { remote: this.remote, trusted: peerTrusted });
+    }
     if (policy.secureAuth && !peerTrusted) {
       this.abort(
         `the certificate of ${this.remote} is not trusted, and s2s.secure_auth is on`,
@@ -436,10 +447,15 @@ export class S2SOutStream extends XmlStream {
       return;
     }
     const { router } = this.env;
+    // A peer that sends faster than we route waits: reading stops while many are queued.
+    if (++this.routingBacklog === MAX_ROUTING_BACKLOG) this.socket.pause();
     this.routing = this.routing
       .then(() => router.route(checked))
       .catch((err: unknown) => {
         this.log.error('error while routing a stanza from a server', { error: err });
+      })
+      .finally(() => {
+        if (--this.routingBacklog === MAX_ROUTING_BACKLOG - 1 && this.socket.isPaused()) this.socket.resume();
       });
   }
 
