@@ -9,7 +9,12 @@
 // (src/net/connect.ts). Stanzas that cannot go are bounced with remote-server-not-found
 // (no route, no connection, refused) or remote-server-timeout (too slow), never an error for
 // an error (RFC 6120 §8.3.1); presence is dropped instead, as the router does for domains it
-// cannot reach, so that a dead contact server does not echo a broadcast back as errors.
+// cannot reach, so that a dead contact server does not echo a broadcast back as errors. A
+// refused dialback key bounces with internal-server-error (XEP-0220 §2.1.1), a full queue
+// with resource-constraint.
+//
+// When the peer opened a bidirectional stream to us (XEP-0288) and proved the pair on it, our
+// stanzas for that pair go back over it and no connection of ours is opened.
 
 import type net from 'node:net';
 import tls from 'node:tls';
