@@ -119,6 +119,8 @@ export class Federation {
 
   private async listen(): Promise<void> {
     const { s2s } = this.ctx.config;
+    // Each context parses every trusted CA (tens of milliseconds): made now, not while a peer waits.
+    for (const host of this.ctx.config.hosts) this.tls.contextFor(host);
     const primary = this.ctx.config.hosts[0];
     const plain = new Listener('s2s', this.log);
     this.listeners.push(plain);

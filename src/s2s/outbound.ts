@@ -414,6 +414,7 @@ export class S2SOutStream extends XmlStream {
   private becomeReady(method: 'EXTERNAL' | 'dialback'): void {
     this.stage = 'ready';
     this.failure = undefined;
+    this.reason = 'the connection closed';
     this.log.info('server connection ready', { local: this.local, remote: this.remote, method });
     this.listener.ready(method);
   }
