@@ -8,7 +8,7 @@ import net from 'node:net';
 import { xml } from '@xmpp/client';
 import { expect } from 'chai';
 import { NS } from '../../src/xml/ns.js';
-import { expectStreamError, RawClient, type TestClient } from '../helpers/client.js';
+import { eventually, expectStreamError, RawClient, type TestClient } from '../helpers/client.js';
 import { errorOf, login, request, settle } from '../helpers/im.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { freePort } from './s2s-support.js';
@@ -108,6 +108,20 @@ describe('s2s: unreachable domains', function () {
     for (const reply of replies.slice(0, 4))
       expect(errorOf(await reply)).to.deep.equal({ type: 'wait', condition: 'remote-server-timeout' });
     expect(ts.server.federation!.manager.connections).to.not.include('a.localhost→silent.localhost');
+  });
+
+  it('refuses an incoming stream from a denied domain with policy-violation', async () => {
+    const raw = await RawClient.connect(ts.s2sPort);
+    try {
+      raw.send(
+        `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='${NS.STREAM}'` +
+          ` xmlns:db='${NS.DIALBACK}' from='conference.denied.localhost' to='a.localhost' version='1.0'>`,
+      );
+      await expectStreamError(raw, 'policy-violation');
+    } finally {
+      raw.close();
+    }
+    await eventually(() => ts.server.federation!.incoming.length === 0, 'the refused stream is gone');
   });
 
   it('refuses a second incoming connection from an address at s2s.max_connections_per_ip', async () => {
