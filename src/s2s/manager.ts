@@ -364,10 +364,14 @@ function startDirectTls(socket: net.Socket, options: tls.ConnectionOptions): Pro
     const secure = tls.connect({ socket, ...options });
     const onError = (err: Error) => {
       secure.destroy();
+      socket.destroy();
       reject(new Error(`TLS failed: ${err.message}`));
     };
+    // Until the stream takes the socket over, its errors (either layer's) are ours to catch.
+    socket.once('error', onError);
     secure.once('error', onError);
     secure.once('secureConnect', () => {
+      socket.removeListener('error', onError);
       secure.removeListener('error', onError);
       resolve(secure);
     });
