@@ -138,6 +138,11 @@ describe('XEP-0313 archive store', () => {
       store.commit();
       expect(await store.count(ALICE)).to.equal(11);
       expect(rowsOnDisk()).to.equal(11);
+      // Nothing stale is left of bob: archived again once he exists again, not before.
+      expect(await store.append(BOB, message(12))).to.equal(undefined);
+      addAccount(db, BOB);
+      expect(await store.append(BOB, message(13))).to.be.a('string');
+      expect(await store.count(BOB)).to.equal(1);
     });
   });
 

@@ -430,7 +430,9 @@ export class SqliteMamStore implements MamStore {
     this.pending = [];
     this.heads.clear();
     try {
-      this.commitTx.immediate(rows);
+      // An archive deleted behind our back (deluser from the command line): the cached row
+      // goes, so that the account's next message finds out afresh whether it still exists.
+      if (this.commitTx.immediate(rows) > 0) this.rows.clear();
     } catch (error) {
       this.rows.clear();
       this.log?.error('archived messages could not be stored', { messages: rows.length, error });
