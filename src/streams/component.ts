@@ -196,6 +196,16 @@ export class ComponentStream extends XmlStream implements ComponentSession {
 
   private handle(element: Element, ns: string | undefined): void | Promise<void> {
     if (this.closing || this.closed || this.stage === 'header') return;
+    if (ns === NS.STREAM && element.localName === 'error') {
+      // RFC 6120 §4.9.1.1: the component's stream is over; an error of ours in answer would
+      // only bounce errors between the two ends.
+      this.log.info('stream error from the component', {
+        condition: element.elements.find((e) => e.localName !== 'text')?.localName,
+        domain: this.domain,
+      });
+      this.terminate();
+      return;
+    }
     const name = element.name;
     if (this.stage === 'handshake') {
       if (name !== 'handshake' || ns !== NS.COMPONENT) {
