@@ -300,7 +300,11 @@ class OutboundLink {
 
   private verified(id: string, verdict: 'valid' | 'invalid' | 'error'): void {
     const pending = this.verifies.get(id);
-    if (!pending) return;
+    // XEP-0220 §2.2.2: only an answer to a request sent on this stream counts.
+    if (!pending?.sent) {
+      this.log.warn('dialback verify answer for a request not sent ignored', { id });
+      return;
+    }
     this.verifies.delete(id);
     pending.resolve(verdict === 'error' ? { error: 'remote-server-not-found' } : verdict);
     this.touch();

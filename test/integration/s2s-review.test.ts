@@ -1,0 +1,134 @@
+// Review findings on Warbler as a receiving server (XEP-0220 §2.2): a raw socket claims to be
+// peer.localhost and sends a dialback key; the server Warbler then asks, as peer.localhost's
+// authoritative server, is a scripted socket (a static route), so that it can misbehave.
+// TLS is off (s2s.require_encryption = false) so that both scripts read XML.
+
+import net from 'node:net';
+import { expect } from 'chai';
+import type { Element } from '../../src/xml/element.js';
+import { NS } from '../../src/xml/ns.js';
+import { expectAfter, parseServerStream, qname, RawClient } from '../helpers/client.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const LOCAL = 'b.localhost';
+const PEER = 'peer.localhost';
+const DIALBACK_ERRORS = `<dialback xmlns='${NS.DIALBACK_FEATURE}'><errors/></dialback>`;
+
+/** The authoritative server's end of a connection Warbler opened: what it got, what we script. */
+class ScriptedAuthority {
+  text = '';
+  private waiters: Array<() => void> = [];
+  closed = false;
+
+  constructor(readonly socket: net.Socket) {
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      this.text += chunk;
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+    socket.on('error', () => {});
+  }
+
+  send(data: string): void {
+    this.socket.write(data);
+  }
+
+  async expect(pattern: RegExp): Promise<RegExpMatchArray> {
+    for (;;) {
+      const match = this.text.match(pattern);
+      if (match) return match;
+      if (this.closed) throw new Error(`closed; received: ${this.text}`);
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  /** Answers Warbler's header with ours; features only when given. */
+  async open(features: string | undefined): Promise<void> {
+    await this.expect(/<stream:stream [^>]*>/);
+    this.send(
+      `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='${NS.STREAM}' ` +
+        `xmlns:db='${NS.DIALBACK}' id='authority-stream' from='${PEER}' to='${LOCAL}' version='1.0'>` +
+        (features === undefined ? '' : `<stream:features>${features}</stream:features>`),
+    );
+  }
+}
+
+describe('s2s: review findings (receiving server)', function () {
+  this.timeout(20_000);
+  let listener: net.Server;
+  const authorities: ScriptedAuthority[] = [];
+  const raws: RawClient[] = [];
+  let nextAuthority: ((authority: ScriptedAuthority) => void) | undefined;
+  let ts: TestServer;
+
+  const accepted = () => new Promise<ScriptedAuthority>((resolve) => (nextAuthority = resolve));
+
+  before(async () => {
+    listener = net.createServer((socket) => {
+      const authority = new ScriptedAuthority(socket);
+      authorities.push(authority);
+      nextAuthority?.(authority);
+    });
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const port = (listener.address() as net.AddressInfo).port;
+    ts = await startTestServer({
+      hosts: [LOCAL],
+      s2s: 'require_encryption = false',
+      extraToml: [`[s2s.routes."${PEER}"]`, 'host = "127.0.0.1"', `port = ${port}`].join('\n'),
+    });
+  });
+
+  afterEach(() => {
+    for (const raw of raws.splice(0)) raw.close();
+    for (const authority of authorities.splice(0)) authority.socket.destroy();
+  });
+
+  after(async () => {
+    await ts?.stop();
+    listener?.close();
+  });
+
+  /** A stream claiming to be peer.localhost that has sent a key; returns its stream id. */
+  async function claimPeer(): Promise<{ raw: RawClient; id: string }> {
+    const raw = await RawClient.connect(ts.server.federation!.listening.s2s[0]!.port);
+    raws.push(raw);
+    raw.send(
+      `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='${NS.STREAM}'` +
+        ` xmlns:db='${NS.DIALBACK}' from='${PEER}' to='${LOCAL}' version='1.0'>`,
+    );
+    await raw.expect(/<\/stream:features>|<stream:features\/>/);
+    const id = parseServerStream(raw.received).header.id!;
+    raw.send(`<db:result from='${PEER}' to='${LOCAL}'>${'0'.repeat(64)}</db:result>`);
+    return { raw, id };
+  }
+
+  /** The verdict Warbler sent the claimed peer. */
+  async function verdict(raw: RawClient): Promise<Element> {
+    await expectAfter(raw, 0, /<db:result [^>]*type="[a-z]+"(\/>|[^]*?<\/db:result>)/);
+    return parseServerStream(raw.received).elements.find((e) => qname(e) === `${NS.DIALBACK} result`)!;
+  }
+
+  // XEP-0220 §2.2.2: the answer must correlate to a request sent over the same stream; an answer
+  // for an id Warbler has not asked about yet (it waits for the features) is not one.
+  it('ignores a verification answer that comes before the request was sent', async () => {
+    const authorityConnects = accepted();
+    const { raw, id } = await claimPeer();
+    const authority = await authorityConnects;
+    await authority.open(undefined);
+    authority.send(`<db:verify from='${PEER}' to='${LOCAL}' id='${id}' type='valid'/>`);
+    authority.send(`<stream:features>${DIALBACK_ERRORS}</stream:features>`);
+    // Before the fix the early answer settled it: the verdict came and no request was sent.
+    const early = await Promise.race([
+      authority.expect(new RegExp(`<db:verify [^>]*id="${id}"`)).then(() => undefined),
+      verdict(raw),
+    ]);
+    expect(early?.attrs, 'a verdict before the request was sent').to.equal(undefined);
+    authority.send(`<db:verify from='${PEER}' to='${LOCAL}' id='${id}' type='invalid'/>`);
+    const result = await verdict(raw);
+    expect(result.attrs).to.deep.include({ from: LOCAL, to: PEER, type: 'invalid' });
+  });
+});
