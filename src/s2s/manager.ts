@@ -347,7 +347,12 @@ class OutboundLink {
       const condition = BOUNCE_FOR[failure ?? 'unreachable'];
       for (const stanza of waiting) this.manager.bounce(stanza, condition, reason);
     }
-    for (const pending of this.verifies.values()) pending.resolve({ error: 'remote-server-not-found' });
+    // XEP-0220 §2.4: an authoritative server that got the request but never answered (gone,
+    // or too slow) is a timeout; one that could not be reached is not found.
+    for (const pending of this.verifies.values())
+      pending.resolve({
+        error: pending.sent || failure === 'timeout' ? 'remote-server-timeout' : 'remote-server-not-found',
+      });
     this.verifies.clear();
   }
 

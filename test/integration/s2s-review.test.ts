@@ -131,4 +131,20 @@ describe('s2s: review findings (receiving server)', function () {
     const result = await verdict(raw);
     expect(result.attrs).to.deep.include({ from: LOCAL, to: PEER, type: 'invalid' });
   });
+
+  // XEP-0220 §2.4 (the table of dialback errors): an authoritative server that closes the stream
+  // without answering is remote-server-timeout; remote-server-not-found is for one not found.
+  it('answers remote-server-timeout when the authoritative server closes without answering', async () => {
+    const authorityConnects = accepted();
+    const { raw } = await claimPeer();
+    const authority = await authorityConnects;
+    await authority.open(DIALBACK_ERRORS);
+    await authority.expect(/<db:verify [^>]*>/);
+    authority.socket.destroy();
+    const result = await verdict(raw);
+    expect(result.attrs).to.deep.include({ from: LOCAL, to: PEER, type: 'error' });
+    expect(result.getChild('error')?.elements.map(qname)).to.deep.equal([
+      'urn:ietf:params:xml:ns:xmpp-stanzas remote-server-timeout',
+    ]);
+  });
 });
