@@ -3,12 +3,16 @@
 // authoritative server, is a scripted socket (a static route), so that it can misbehave.
 // TLS is off (s2s.require_encryption = false) so that both scripts read XML.
 
+import { createHash } from 'node:crypto';
 import net from 'node:net';
+import { xml } from '@xmpp/client';
 import { expect } from 'chai';
 import type { Element } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
-import { expectAfter, parseServerStream, qname, RawClient } from '../helpers/client.js';
+import { expectAfter, parseServerStream, qname, RawClient, type TestClient } from '../helpers/client.js';
+import { login, upcoming } from '../helpers/im.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { DOMAIN_A, DOMAIN_B, type Pair, startPair } from './s2s-support.js';
 
 const LOCAL = 'b.localhost';
 const PEER = 'peer.localhost';
@@ -146,5 +150,68 @@ describe('s2s: review findings (receiving server)', function () {
     expect(result.getChild('error')?.elements.map(qname)).to.deep.equal([
       'urn:ietf:params:xml:ns:xmpp-stanzas remote-server-timeout',
     ]);
+  });
+});
+
+// A component's domain is a domain of its server like a MUC service's: a remote server reaches
+// it over s2s (dialback for that pair, RFC 6120 §8.1.1.1), and it answers from that domain.
+describe('s2s: a component of another server', function () {
+  this.timeout(30_000);
+  const BOT = `bot.${DOMAIN_B}`;
+  const BOT_SECRET = 'bot secret of b';
+  let pair: Pair;
+  let alice: TestClient;
+  let component: RawClient | undefined;
+
+  before(async () => {
+    pair = await startPair({
+      services: ['bot'],
+      // Inside b's [s2s] comes last, so tables of its own can follow: only b has the component.
+      s2sB: [
+        '[component]',
+        'addresses = ["127.0.0.1"]',
+        'port = 0',
+        `[components."${BOT}"]`,
+        `secret = "${BOT_SECRET}"`,
+      ].join('\n'),
+    });
+    await pair.a.addUser('alice', 'alice-secret');
+    alice = await login(pair.a, 'alice');
+  });
+
+  after(async () => {
+    component?.close();
+    await alice?.stop().catch(() => {});
+    await pair?.stop();
+  });
+
+  it('carries a remote user’s message to the component, and its answer back', async () => {
+    component = await RawClient.connect(pair.b.server.listening.component[0]!.port);
+    component.send(
+      `<?xml version='1.0'?><stream:stream xmlns='${NS.COMPONENT}' xmlns:stream='${NS.STREAM}' to='${BOT}'>`,
+    );
+    const [, id] = await component.expect(/<stream:stream[^>]* id="([^"]+)"/);
+    const digest = createHash('sha1')
+      .update(id + BOT_SECRET)
+      .digest('hex');
+    component.send(`<handshake>${digest}</handshake>`);
+    await component.expect(/<handshake\/>/);
+
+    await alice.send(xml('message', { to: `echo@${BOT}`, id: 'm1' }, xml('body', {}, 'hello bot')));
+    await component.expect(/<message [^>]*id="m1"[^>]*>[^]*?<\/message>/);
+    const got = parseServerStream(component.received).elements.at(-1)!;
+    expect(qname(got)).to.equal(`${NS.COMPONENT} message`);
+    expect(got.attrs).to.include({ from: alice.jid!.toString(), to: `echo@${BOT}` });
+    expect(got.getChildText('body')).to.equal('hello bot');
+
+    const answer = upcoming(alice)((el) => el.name === 'message' && el.attrs.id === 'r1');
+    component.send(
+      `<message from='echo@${BOT}' to='${alice.jid!.toString()}' id='r1'><body>hello human</body></message>`,
+    );
+    const reply = await answer;
+    expect(reply.attrs.from).to.equal(`echo@${BOT}`);
+    expect(reply.getChildText('body')).to.equal('hello human');
+    expect(pair.a.server.federation!.manager.connections).to.include(`${DOMAIN_A}→${BOT}`);
+    expect(pair.b.server.federation!.manager.connections).to.include(`${BOT}→${DOMAIN_A}`);
   });
 });
