@@ -12,6 +12,7 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
+  readFileSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -128,6 +129,15 @@ export const WARBLER_MODULES_NOT_COMPARED = [
   'bookmarks',
 ];
 
+/** The flags Warbler's executable gives node on its first line (src/cli.ts), as `warbler start` runs. */
+function shippedNodeFlags(): string[] {
+  const first = readFileSync(join(ROOT, 'dist/src/cli.js'), 'utf8').split('\n', 1)[0]!;
+  return first
+    .replace(/^#!\/usr\/bin\/env (-S )?node/, '')
+    .split(/\s+/)
+    .filter(Boolean);
+}
+
 export const warbler: ServerUnderTest = {
   name: 'warbler',
   unavailable: () =>
@@ -188,6 +198,7 @@ export const warbler: ServerUnderTest = {
 
   start: (ctx) =>
     startPinned(ctx, process.execPath, [
+      ...shippedNodeFlags(),
       ...ctx.nodeArgs,
       join(ROOT, 'dist/src/cli.js'),
       'start',
