@@ -223,8 +223,25 @@ class OutboundLink {
 
   verify(streamId: string, key: string): Promise<DialbackVerdict> {
     return new Promise((resolve) => {
+      // An authoritative server that never answers must not hold the request (its key, the
+      // asking stream's wait, this link kept from idling out) forever: XEP-0220 §2.4 timeout.
+      const timer = setTimeout(() => {
+        if (this.verifies.get(streamId) !== pending) return;
+        this.verifies.delete(streamId);
+        this.log.info('dialback verification not answered in time', { id: streamId });
+        pending.resolve({ error: 'remote-server-timeout' });
+      }, this.manager.options.authTimeoutMs);
+      timer.unref();
       // Ids are the peer's stream ids; one verification per id is enough, a repeat replaces it.
-      const pending: PendingVerify = { id: streamId, key, resolve, sent: false };
+      const pending: PendingVerify = {
+        id: streamId,
+        key,
+        resolve: (verdict) => {
+          clearTimeout(timer);
+          resolve(verdict);
+        },
+        sent: false,
+      };
       this.verifies.get(streamId)?.resolve({ error: 'conflict' });
       this.verifies.set(streamId, pending);
       if (this.stream?.canSendVerify) this.sendVerifies();

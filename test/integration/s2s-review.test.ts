@@ -16,6 +16,8 @@ import { DOMAIN_A, DOMAIN_B, type Pair, startPair } from './s2s-support.js';
 
 const LOCAL = 'b.localhost';
 const PEER = 'peer.localhost';
+/** A second domain of the same peer, so that one stream can ask for a second pair. */
+const OTHER_PEER = 'other.peer.localhost';
 const DIALBACK_ERRORS = `<dialback xmlns='${NS.DIALBACK_FEATURE}'><errors/></dialback>`;
 
 /** The authoritative server's end of a connection Warbler opened: what it got, what we script. */
@@ -51,18 +53,18 @@ class ScriptedAuthority {
   }
 
   /** Answers Warbler's header with ours; features only when given. */
-  async open(features: string | undefined): Promise<void> {
+  async open(features: string | undefined, as = PEER): Promise<void> {
     await this.expect(/<stream:stream [^>]*>/);
     this.send(
       `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='${NS.STREAM}' ` +
-        `xmlns:db='${NS.DIALBACK}' id='authority-stream' from='${PEER}' to='${LOCAL}' version='1.0'>` +
+        `xmlns:db='${NS.DIALBACK}' id='authority-stream' from='${as}' to='${LOCAL}' version='1.0'>` +
         (features === undefined ? '' : `<stream:features>${features}</stream:features>`),
     );
   }
 }
 
 describe('s2s: review findings (receiving server)', function () {
-  this.timeout(20_000);
+  this.timeout(25_000);
   let listener: net.Server;
   const authorities: ScriptedAuthority[] = [];
   const raws: RawClient[] = [];
@@ -81,8 +83,11 @@ describe('s2s: review findings (receiving server)', function () {
     const port = (listener.address() as net.AddressInfo).port;
     ts = await startTestServer({
       hosts: [LOCAL],
-      s2s: 'require_encryption = false',
-      extraToml: [`[s2s.routes."${PEER}"]`, 'host = "127.0.0.1"', `port = ${port}`].join('\n'),
+      // The shortest s2s.auth_timeout, for the authority that never answers.
+      s2s: ['require_encryption = false', 'auth_timeout = 5'].join('\n'),
+      extraToml: [PEER, OTHER_PEER]
+        .flatMap((domain) => [`[s2s.routes."${domain}"]`, 'host = "127.0.0.1"', `port = ${port}`])
+        .join('\n'),
     });
   });
 
@@ -147,6 +152,35 @@ describe('s2s: review findings (receiving server)', function () {
     authority.socket.destroy();
     const result = await verdict(raw);
     expect(result.attrs).to.deep.include({ from: LOCAL, to: PEER, type: 'error' });
+    expect(result.getChild('error')?.elements.map(qname)).to.deep.equal([
+      'urn:ietf:params:xml:ns:xmpp-stanzas remote-server-timeout',
+    ]);
+  });
+
+  // XEP-0220 §2.4: an authoritative server that takes our connection, even authenticates it,
+  // but never answers a <db:verify/> must not hold the request forever: the link would then
+  // never idle out, and every key such a peer sends would stay in memory.
+  it('gives up on a verification the authoritative server never answers (remote-server-timeout)', async () => {
+    const firstConnects = accepted();
+    const { raw, id } = await claimPeer();
+    const first = await firstConnects;
+    await first.open(DIALBACK_ERRORS);
+    await first.expect(/<db:verify [^>]*>/);
+    first.send(`<db:verify from='${PEER}' to='${LOCAL}' id='${id}' type='valid'/>`);
+    await verdict(raw);
+    // The stream is authenticated now, so its own timeout no longer ends it; a second pair:
+    const secondConnects = accepted();
+    const since = raw.received.length;
+    raw.send(`<db:result from='${OTHER_PEER}' to='${LOCAL}'>${'1'.repeat(64)}</db:result>`);
+    const second = await secondConnects;
+    await second.open(DIALBACK_ERRORS, OTHER_PEER);
+    await second.expect(/<db:result [^>]*>[^<]*<\/db:result>/);
+    second.send(`<db:result from='${OTHER_PEER}' to='${LOCAL}' type='valid'/>`);
+    await second.expect(/<db:verify [^>]*>/);
+    // No answer from the second authority: after s2s.auth_timeout the request is given up.
+    await expectAfter(raw, since, /<db:result [^>]*type="error"[^]*?<\/db:result>/, 15_000);
+    const result = parseServerStream(raw.received).elements.at(-1)!;
+    expect(result.attrs).to.deep.include({ from: LOCAL, to: OTHER_PEER, type: 'error' });
     expect(result.getChild('error')?.elements.map(qname)).to.deep.equal([
       'urn:ietf:params:xml:ns:xmpp-stanzas remote-server-timeout',
     ]);
