@@ -29,7 +29,9 @@ export function checkRemoteStanza(
   if (attrs.from === undefined || attrs.to === undefined)
     return new StreamError('improper-addressing', 'stanzas between servers need "from" and "to"');
   const from = tryParseJID(attrs.from);
-  if (!from) return new StreamError('invalid-from', `${attrs.from} is not a valid JID`);
+  // §4.9.3.8: an address that breaks the JID rules is improper-addressing; invalid-from is
+  // for a valid one the stream has not proved.
+  if (!from) return new StreamError('improper-addressing', `${attrs.from} is not a valid JID`);
   const to = tryParseJID(attrs.to);
   if (!to) return new StreamError('improper-addressing', `${attrs.to} is not a valid JID`);
   if (!rules.isLocalDomain(to.domain))

@@ -9,7 +9,14 @@ import { xml } from '@xmpp/client';
 import { expect } from 'chai';
 import type { Element } from '../../src/xml/element.js';
 import { NS } from '../../src/xml/ns.js';
-import { expectAfter, parseServerStream, qname, RawClient, type TestClient } from '../helpers/client.js';
+import {
+  expectAfter,
+  expectStreamError,
+  parseServerStream,
+  qname,
+  RawClient,
+  type TestClient,
+} from '../helpers/client.js';
 import { login, upcoming } from '../helpers/im.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { DOMAIN_A, DOMAIN_B, type Pair, startPair } from './s2s-support.js';
@@ -184,6 +191,20 @@ describe('s2s: review findings (receiving server)', function () {
     expect(result.getChild('error')?.elements.map(qname)).to.deep.equal([
       'urn:ietf:params:xml:ns:xmpp-stanzas remote-server-timeout',
     ]);
+  });
+
+  // RFC 6120 §4.9.3.8: a 'from' that is no JID at all is improper-addressing; invalid-from
+  // (§4.9.3.9) is for a well-formed one the stream has not proved.
+  it('answers a stanza whose from is not a JID with improper-addressing', async () => {
+    const authorityConnects = accepted();
+    const { raw, id } = await claimPeer();
+    const authority = await authorityConnects;
+    await authority.open(DIALBACK_ERRORS);
+    await authority.expect(/<db:verify [^>]*>/);
+    authority.send(`<db:verify from='${PEER}' to='${LOCAL}' id='${id}' type='valid'/>`);
+    expect((await verdict(raw)).attrs.type).to.equal('valid');
+    raw.send(`<message from='a@b@${PEER}' to='bob@${LOCAL}'><body>hi</body></message>`);
+    await expectStreamError(raw, 'improper-addressing');
   });
 });
 
