@@ -84,6 +84,7 @@ export class Federation {
       verifyDialback: (local, remote, streamId, key) =>
         this.manager.verifyDialback(local, remote, streamId, key),
       carriesBack: (stream, local, remote) => this.manager.addReturnRoute(stream, local, remote),
+      forgetReturnRoutes: (stream) => this.manager.removeReturnRoutes(stream),
       onGone: (stream) => {
         this.streams.delete(stream);
         this.manager.removeReturnRoutes(stream);

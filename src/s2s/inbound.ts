@@ -55,6 +55,8 @@ export interface S2SInEnvironment {
    * `local` to `remote` may go back over it (XEP-0288 §2).
    */
   carriesBack(stream: S2SInStream, local: string, remote: string): void;
+  /** The stream carries nothing back any more until pairs are proved again (after STARTTLS). */
+  forgetReturnRoutes(stream: S2SInStream): void;
   /** Called once when the stream is gone, so the listener can forget it. */
   onGone(stream: S2SInStream): void;
 }
@@ -88,6 +90,8 @@ export class S2SInStream extends XmlStream implements Session {
   /** Dialback requests being verified, by "remote local", so a repeated one is not asked twice. */
   private readonly verifying = new Set<string>();
   private authTimer: NodeJS.Timeout | undefined;
+  /** Counts STARTTLS upgrades: a dialback verdict asked for before one is dropped after it. */
+  private tlsEpoch = 0;
   /** Stanzas waiting while an earlier one is still being routed, so they keep their order. */
   private queue: Array<[Element, string | undefined]> | undefined;
   private busy = false;
@@ -99,10 +103,14 @@ export class S2SInStream extends XmlStream implements Session {
   ) {
     super(socket, log, env.limits);
     this.secure = socket instanceof TLSSocket;
+    this.startAuthTimer();
+  }
+
+  private startAuthTimer(): void {
     this.authTimer = setTimeout(() => {
       if (this.proved.size === 0)
         this.fail(new StreamError('connection-timeout', 'the stream was not authenticated in time'));
-    }, env.authTimeoutMs);
+    }, this.env.authTimeoutMs);
     this.authTimer.unref();
   }
 
@@ -318,6 +326,25 @@ export class S2SInStream extends XmlStream implements Session {
     this.handshaking = true;
     this.upgradeSocket(secure);
     this.headerReceived = false;
+    this.forgetCleartext();
+  }
+
+  /**
+   * RFC 6120 §5.4.3.3: nothing learnt before TLS carries over. Pairs proved in the clear (only
+   * when s2s.require_encryption is off), bidirectionality and verifications still pending are
+   * negotiated again on the encrypted stream.
+   */
+  private forgetCleartext(): void {
+    this.tlsEpoch++;
+    this.verifying.clear();
+    if (this.bidi) {
+      this.bidi = false;
+      this.env.forgetReturnRoutes(this);
+    }
+    if (this.proved.size === 0) return;
+    this.proved.clear();
+    clearTimeout(this.authTimer);
+    this.startAuthTimer();
   }
 
   protected override onSecure(): void {
@@ -451,6 +478,7 @@ export class S2SInStream extends XmlStream implements Session {
     }
     this.verifying.add(pair);
     const streamId = this.id;
+    const epoch = this.tlsEpoch;
     this.env
       .verifyDialback(local, remote, streamId, key)
       .catch((err: unknown): DialbackVerdict => {
@@ -458,8 +486,8 @@ export class S2SInStream extends XmlStream implements Session {
         return { error: 'internal-server-error' };
       })
       .then((verdict) => {
+        if (this.closing || this.closed || epoch !== this.tlsEpoch) return;
         this.verifying.delete(pair);
-        if (this.closing || this.closed) return;
         this.dialbackDone(remote, local, verdict, 'dialback');
       });
   }

@@ -206,6 +206,29 @@ describe('s2s: review findings (receiving server)', function () {
     raw.send(`<message from='a@b@${PEER}' to='bob@${LOCAL}'><body>hi</body></message>`);
     await expectStreamError(raw, 'improper-addressing');
   });
+
+  // RFC 6120 §5.4.3.3: after TLS, both sides discard what they learnt before it. A pair proved
+  // by dialback in the clear (s2s.require_encryption = false) is proved again, encrypted.
+  it('forgets the pairs proved in the clear once the stream is upgraded with STARTTLS', async () => {
+    const authorityConnects = accepted();
+    const { raw, id } = await claimPeer();
+    const authority = await authorityConnects;
+    await authority.open(DIALBACK_ERRORS);
+    await authority.expect(/<db:verify [^>]*>/);
+    authority.send(`<db:verify from='${PEER}' to='${LOCAL}' id='${id}' type='valid'/>`);
+    expect((await verdict(raw)).attrs.type).to.equal('valid');
+    raw.send(`<starttls xmlns='${NS.TLS}'/>`);
+    await raw.expect(/<proceed [^>]*\/>/);
+    await raw.startTls();
+    const since = raw.received.length;
+    raw.send(
+      `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='${NS.STREAM}'` +
+        ` xmlns:db='${NS.DIALBACK}' from='${PEER}' to='${LOCAL}' version='1.0'>`,
+    );
+    await expectAfter(raw, since, /<\/stream:features>|<stream:features\/>/);
+    raw.send(`<message from='alice@${PEER}' to='bob@${LOCAL}'><body>hi</body></message>`);
+    await expectStreamError(raw, 'not-authorized');
+  });
 });
 
 // A component's domain is a domain of its server like a MUC service's: a remote server reaches
