@@ -64,6 +64,12 @@ export interface S2SInEnvironment {
 const STANZAS = new Set(['message', 'presence', 'iq']);
 /** Dialback requests one stream may have waiting for their authoritative servers at once. */
 const MAX_PENDING_VERIFICATIONS = 8;
+/**
+ * Dialback requests that could not be checked (their authoritative server unreachable) a stream
+ * that has proved nothing may make before it is closed: each sends us looking up and connecting
+ * to a domain the peer chose, and a stream could otherwise keep doing so until it times out.
+ */
+const MAX_UNCHECKED_REQUESTS = 4;
 /** Failed SASL attempts before the stream is closed (RFC 6120 §6.4.5 lets us choose). */
 const MAX_SASL_FAILURES = 2;
 
@@ -78,6 +84,8 @@ export class S2SInStream extends XmlStream implements Session {
   private secure: boolean;
   private handshaking = false;
   private headerReceived = false;
+  /** Dialback requests whose authoritative server could not be asked (MAX_UNCHECKED_REQUESTS). */
+  private unchecked = 0;
   private saslFailures = 0;
   /** The prefix declarations of the peer's header but the stream's own (xmlns:db, usually). */
   private headerPrefixes: Attrs = {};
@@ -502,6 +510,10 @@ export class S2SInStream extends XmlStream implements Session {
           new StanzaError(verdict.error).toElement(),
         ),
       );
+      if (this.proved.size === 0 && ++this.unchecked >= MAX_UNCHECKED_REQUESTS)
+        this.fail(
+          new StreamError('policy-violation', 'too many dialback requests that could not be checked'),
+        );
       return;
     }
     this.writeElement(x('db:result', { from: local, to: remote, type: verdict }));
