@@ -1,11 +1,6 @@
-#!/usr/bin/env -S node --max-semi-space-size=64
+#!/usr/bin/env node
 // `warbler` — start the server and manage it. Every command takes --config FILE (else
 // $WARBLER_CONFIG, else built-in defaults). Errors print one line and exit non-zero.
-//
-// The first line gives node a young generation of up to 64 MiB per semi-space (16 by default):
-// under load a turn's stanzas and output are still alive when V8 collects the young
-// generation, and a larger one collects them less often. Measured with every module on:
-// 27% more messages per CPU-second, for about 25 MiB more when idle (README, Performance).
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
