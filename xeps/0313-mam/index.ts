@@ -98,6 +98,7 @@ export default defineModule<ConfigOf<typeof configSection>>({
       since: '0.1.0',
       tests: [
         'test/integration/mam.test.ts',
+        'test/integration/mam-durability.test.ts',
         'test/unit/mam-policy.test.ts',
         'test/unit/mam-query.test.ts',
         'test/unit/mam-store.test.ts',
