@@ -124,7 +124,7 @@ describe('s2s: review findings (receiving server)', function () {
 
   /** The verdict Warbler sent the claimed peer. */
   async function verdict(raw: RawClient): Promise<Element> {
-    await expectAfter(raw, 0, /<db:result [^>]*type="[a-z]+"(\/>|[^]*?<\/db:result>)/);
+    await expectAfter(raw, 0, /<db:result [^>]*type="[a-z]+"(\/>|[\s\S]*?<\/db:result>)/);
     return parseServerStream(raw.received).elements.find((e) => qname(e) === `${NS.DIALBACK} result`)!;
   }
 
@@ -185,7 +185,7 @@ describe('s2s: review findings (receiving server)', function () {
     second.send(`<db:result from='${OTHER_PEER}' to='${LOCAL}' type='valid'/>`);
     await second.expect(/<db:verify [^>]*>/);
     // No answer from the second authority: after s2s.auth_timeout the request is given up.
-    await expectAfter(raw, since, /<db:result [^>]*type="error"[^]*?<\/db:result>/, 15_000);
+    await expectAfter(raw, since, /<db:result [^>]*type="error"[\s\S]*?<\/db:result>/, 15_000);
     const result = parseServerStream(raw.received).elements.at(-1)!;
     expect(result.attrs).to.deep.include({ from: LOCAL, to: OTHER_PEER, type: 'error' });
     expect(result.getChild('error')?.elements.map(qname)).to.deep.equal([
@@ -276,7 +276,7 @@ describe('s2s: a component of another server', function () {
     await component.expect(/<handshake\/>/);
 
     await alice.send(xml('message', { to: `echo@${BOT}`, id: 'm1' }, xml('body', {}, 'hello bot')));
-    await component.expect(/<message [^>]*id="m1"[^>]*>[^]*?<\/message>/);
+    await component.expect(/<message [^>]*id="m1"[^>]*>[\s\S]*?<\/message>/);
     const got = parseServerStream(component.received).elements.at(-1)!;
     expect(qname(got)).to.equal(`${NS.COMPONENT} message`);
     expect(got.attrs).to.include({ from: alice.jid!.toString(), to: `echo@${BOT}` });
