@@ -50,6 +50,11 @@ const { values: opts } = parseArgs({
     concurrency: { type: 'string', default: '50' },
     'quiet-wait': { type: 'string', default: '30' },
     keep: { type: 'boolean', default: false },
+    /**
+     * Warbler's rooms archive by default (XEP-0313 on rooms); Prosody's and ejabberd's here do
+     * not, so the comparison turns Warbler's off unless this asks for it.
+     */
+    'warbler-room-archive': { type: 'boolean', default: false },
     /** Extra options for Warbler's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
     'warbler-node-args': { type: 'string', default: '' },
     // The load role's own options, set by the runner.
@@ -236,7 +241,8 @@ function addMucService(server: ServerUnderTest['name'], ctx: BenchContext, maxOc
       // The muc module is among those run.ts compares; its defaults put it at conference.<host>.
       appendFileSync(
         join(ctx.dir, 'warbler.toml'),
-        `\n[muc]\nmax_occupants = ${Math.max(maxOccupants, 10_000)}\n`,
+        `\n[muc]\nmax_occupants = ${Math.max(maxOccupants, 10_000)}\n` +
+          `default_archiving = ${opts['warbler-room-archive'] ? 'true' : 'false'}\n`,
       );
       return;
     case 'prosody':
@@ -383,7 +389,14 @@ async function runner(): Promise<void> {
   for (const name of names) {
     const server = SERVERS.find((s) => s.name === name);
     if (server === undefined) throw new Error(`unknown server ${name}`);
-    const base = { bench: 'muc', figure: 'muc_deliveries_per_s', server: name, date, machine };
+    const base = {
+      bench: 'muc',
+      figure: 'muc_deliveries_per_s',
+      server: name,
+      date,
+      machine,
+      ...(name === 'warbler' ? { room_archive: opts['warbler-room-archive'] } : {}),
+    };
     const reason = server.unavailable();
     if (reason !== undefined) {
       for (const occupants of sizes) emit({ ...base, occupants, skipped: reason });

@@ -4,12 +4,12 @@
 // figure on stdout, then the ratios Warbler/ejabberd and Warbler/Prosody; a short summary on
 // stderr. See test/bench/README.md.
 //
-//   npm run bench -- --servers warbler,prosody,ejabberd --figures logins,messages,memory --duration 10
+//   npm run bench -- --servers warbler,prosody,ejabberd --figures logins,messages,memory,muc,bot --duration 10
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -19,6 +19,13 @@ import { round } from './stats.js';
 
 const FIGURES = ['logins', 'messages', 'memory'] as const;
 type Figure = (typeof FIGURES)[number];
+/**
+ * Figures measured by scripts of their own, run after the ones above so that `npm run bench`
+ * gives every figure: group chat fan-out (muc-bench.ts, for the same servers) and the AI
+ * assistant's overhead (bot-bench.ts, Warbler's alone).
+ */
+const SUITES = { muc: 'muc-bench.js', bot: 'bot-bench.js' } as const;
+type Suite = keyof typeof SUITES;
 const FIGURE_NAMES: Record<Figure, string> = {
   logins: 'logins_per_s',
   messages: 'messages_per_s',
@@ -28,7 +35,7 @@ const FIGURE_NAMES: Record<Figure, string> = {
 const { values: opts } = parseArgs({
   options: {
     servers: { type: 'string', default: 'warbler,prosody,ejabberd' },
-    figures: { type: 'string', default: FIGURES.join(',') },
+    figures: { type: 'string', default: [...FIGURES, ...Object.keys(SUITES)].join(',') },
     duration: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '50' },
@@ -347,9 +354,12 @@ function certificate(dir: string): { certificate: string; key: string } {
 }
 
 async function main(): Promise<void> {
-  const figures = opts.figures!.split(',').map((f) => f.trim()) as Figure[];
-  for (const f of figures)
-    if (!FIGURES.includes(f)) throw new Error(`unknown figure ${f}; use ${FIGURES.join(',')}`);
+  const asked = opts.figures!.split(',').map((f) => f.trim());
+  const known = [...FIGURES, ...Object.keys(SUITES)];
+  for (const f of asked)
+    if (!known.includes(f)) throw new Error(`unknown figure ${f}; use ${known.join(',')}`);
+  const figures = asked.filter((f): f is Figure => (FIGURES as readonly string[]).includes(f));
+  const suites = asked.filter((f): f is Suite => f in SUITES);
   const names = opts.servers!.split(',').map((s) => s.trim());
   const servers = names.map((n) => {
     const s = SERVERS.find((candidate) => candidate.name === n);
@@ -360,10 +370,23 @@ async function main(): Promise<void> {
   mkdirSync(shared, { recursive: true });
   const tls = certificate(shared);
   say(`benchmark: ${machine}; ${date}; figures ${figures.join(',')}; servers ${names.join(',')}`);
-  for (const server of servers) await benchServer(server, figures, tls.certificate, tls.key);
-  ratios(figures);
-  summary(figures);
+  if (figures.length > 0) {
+    for (const server of servers) await benchServer(server, figures, tls.certificate, tls.key);
+    ratios(figures);
+    summary(figures);
+  }
   rmSync(shared, { recursive: true, force: true });
+  for (const suite of suites) await runSuite(suite, names);
+}
+
+/** Runs a figure's own script with this one's stdout and stderr; a failure fails the run. */
+async function runSuite(suite: Suite, servers: string[]): Promise<void> {
+  const script = join(dirname(fileURLToPath(import.meta.url)), SUITES[suite]);
+  const args = suite === 'muc' ? [script, '--servers', servers.join(',')] : [script];
+  say(`bench: ${suite} figures (${SUITES[suite]})`);
+  const child = spawn(process.execPath, args, { stdio: 'inherit' });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  if (code !== 0) throw new Error(`${SUITES[suite]} exited with ${code}`);
 }
 
 main().then(
