@@ -100,9 +100,6 @@ export class S2SInStream extends XmlStream implements Session {
   private authTimer: NodeJS.Timeout | undefined;
   /** Counts STARTTLS upgrades: a dialback verdict asked for before one is dropped after it. */
   private tlsEpoch = 0;
-  /** Stanzas waiting while an earlier one is still being routed, so they keep their order. */
-  private queue: Array<[Element, string | undefined]> | undefined;
-  private busy = false;
 
   constructor(
     socket: AnySocket,
@@ -232,22 +229,14 @@ export class S2SInStream extends XmlStream implements Session {
 
   // ---- elements ----
 
-  protected onElement(element: Element, ns: string | undefined): void {
+  /**
+   * Everything waits for the stanza being routed (XmlStream keeps the order): a <db:result/> for
+   * a new pair that follows stanzas of another pair must not overtake them, nor stanzas each other.
+   */
+  protected onElement(element: Element, ns: string | undefined): void | Promise<void> {
     if (this.closing || this.closed || !this.headerReceived) return;
-    if (this.busy) {
-      // Everything waits for the stanza being routed: a <db:result/> for a new pair that
-      // follows stanzas of another pair must not overtake them, nor stanzas each other.
-      this.queue ??= [];
-      this.queue.push([element, ns]);
-      if (this.queue.length === 64) this.socket.pause();
-      return;
-    }
-    this.process(element, ns);
-  }
-
-  private process(element: Element, ns: string | undefined): void {
-    if (ns === NS.SERVER && STANZAS.has(element.name)) this.routeStanza(element);
-    else this.negotiate(element, ns);
+    if (ns === NS.SERVER && STANZAS.has(element.name)) return this.routeStanza(element);
+    this.negotiate(element, ns);
   }
 
   private negotiate(element: Element, ns: string | undefined): void {
@@ -565,7 +554,8 @@ export class S2SInStream extends XmlStream implements Session {
 
   // ---- stanzas (RFC 6120 §8.1.1, §4.9.3) ----
 
-  private routeStanza(stanza: Element): void {
+  /** A failure to route one stanza is logged and costs the peer's other stanzas nothing. */
+  private routeStanza(stanza: Element): void | Promise<void> {
     const event = this.checkStanza(stanza);
     if (!event) return;
     let result: void | Promise<void>;
@@ -575,20 +565,10 @@ export class S2SInStream extends XmlStream implements Session {
       this.log.error('error while routing a server stanza', { error: err });
       return;
     }
-    if (result instanceof Promise) {
-      this.busy = true;
-      void result.finally(() => this.drain());
-    }
-  }
-
-  private drain(): void {
-    this.busy = false;
-    const queue = this.queue;
-    while (!this.busy && queue !== undefined && queue.length > 0 && !this.closed && !this.closing) {
-      const [element, ns] = queue.shift()!;
-      this.process(element, ns);
-    }
-    if (!this.busy && this.socket.isPaused()) this.socket.resume();
+    if (result instanceof Promise)
+      return result.catch((err: unknown) => {
+        this.log.error('error while routing a server stanza', { error: err });
+      });
   }
 
   /** The routing event for a stanza the stream may carry, or undefined after failing the stream. */
@@ -618,12 +598,10 @@ export class S2SInStream extends XmlStream implements Session {
 
   protected override onClosing(): void {
     clearTimeout(this.authTimer);
-    this.queue = undefined;
   }
 
   protected onClosed(): void {
     clearTimeout(this.authTimer);
-    this.queue = undefined;
     this.env.onGone(this);
   }
 }

@@ -105,9 +105,6 @@ export class C2SStream extends XmlStream implements ClientConnection {
   /** What SCRAM-*-PLUS binds to; only needed until authentication succeeds. */
   private bindings: ReadonlyMap<ChannelBindingType, Buffer> = NO_BINDINGS;
   private authTimer: NodeJS.Timeout | undefined;
-  /** Elements waiting while an earlier one is still being processed asynchronously. */
-  private queue: Array<[Element, string | undefined]> | undefined;
-  private busy = false;
   /** STARTTLS was accepted and its handshake has not finished: socket errors are its failure. */
   private handshaking = false;
 
@@ -279,46 +276,7 @@ export class C2SStream extends XmlStream implements ClientConnection {
 
   // ---- elements, in order ----
 
-  protected onElement(element: Element, ns: string | undefined): void {
-    if (this.busy) {
-      this.queue ??= [];
-      this.queue.push([element, ns]);
-      if (this.queue.length === 64) this.socket.pause();
-      return;
-    }
-    this.process(element, ns);
-  }
-
-  private process(element: Element, ns: string | undefined): void {
-    let result: void | Promise<void>;
-    try {
-      result = this.handle(element, ns);
-    } catch (err) {
-      this.internalError(err);
-      return;
-    }
-    if (result instanceof Promise) {
-      this.busy = true;
-      result.catch((err: unknown) => this.internalError(err)).finally(() => this.drain());
-    }
-  }
-
-  private drain(): void {
-    this.busy = false;
-    const queue = this.queue;
-    while (!this.busy && queue !== undefined && queue.length > 0 && !this.closed && !this.closing) {
-      const [element, ns] = queue.shift()!;
-      this.process(element, ns);
-    }
-    if (!this.busy && this.socket.isPaused()) this.socket.resume();
-  }
-
-  private internalError(err: unknown): void {
-    this.log.error('error while handling client input', { error: err });
-    this.fail(new StreamError('internal-server-error'));
-  }
-
-  private handle(element: Element, ns: string | undefined): void | Promise<void> {
+  protected onElement(element: Element, ns: string | undefined): void | Promise<void> {
     if (this.closing || this.closed) return;
     if (!this.headerReceived) return;
     const name = element.name;
@@ -806,13 +764,11 @@ export class C2SStream extends XmlStream implements ClientConnection {
   /** The stream is closing cleanly (either side's </stream:stream>, or a stream error). */
   protected override onClosing(): void {
     clearTimeout(this.authTimer);
-    this.queue = undefined;
     this.session?.connectionClosed(undefined);
   }
 
   protected onClosed(error: string | undefined): void {
     clearTimeout(this.authTimer);
-    this.queue = undefined;
     try {
       const session = this.session;
       if (session) {

@@ -61,9 +61,6 @@ export class ComponentStream extends XmlStream implements ComponentSession {
   private streamId = '';
   private handshakeTimer: NodeJS.Timeout | undefined;
   private attached = false;
-  /** Elements waiting while an earlier stanza's routing is still asynchronous. */
-  private queue: Array<[Element, string | undefined]> | undefined;
-  private busy = false;
 
   constructor(
     socket: AnySocket,
@@ -155,46 +152,7 @@ export class ComponentStream extends XmlStream implements ComponentSession {
 
   // ---- elements ----
 
-  protected onElement(element: Element, ns: string | undefined): void {
-    if (this.busy) {
-      this.queue ??= [];
-      this.queue.push([element, ns]);
-      if (this.queue.length === 64) this.socket.pause();
-      return;
-    }
-    this.process(element, ns);
-  }
-
-  private process(element: Element, ns: string | undefined): void {
-    let result: void | Promise<void>;
-    try {
-      result = this.handle(element, ns);
-    } catch (err) {
-      this.internalError(err);
-      return;
-    }
-    if (result instanceof Promise) {
-      this.busy = true;
-      result.catch((err: unknown) => this.internalError(err)).finally(() => this.drain());
-    }
-  }
-
-  private drain(): void {
-    this.busy = false;
-    const queue = this.queue;
-    while (!this.busy && queue !== undefined && queue.length > 0 && !this.closed && !this.closing) {
-      const [element, ns] = queue.shift()!;
-      this.process(element, ns);
-    }
-    if (!this.busy && this.socket.isPaused()) this.socket.resume();
-  }
-
-  private internalError(err: unknown): void {
-    this.log.error('error while handling component input', { error: err, domain: this.domain });
-    this.fail(new StreamError('internal-server-error'));
-  }
-
-  private handle(element: Element, ns: string | undefined): void | Promise<void> {
+  protected onElement(element: Element, ns: string | undefined): void | Promise<void> {
     if (this.closing || this.closed || this.stage === 'header') return;
     if (ns === NS.STREAM && element.localName === 'error') {
       // RFC 6120 §4.9.1.1: the component's stream is over; an error of ours in answer would

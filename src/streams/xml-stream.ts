@@ -23,6 +23,8 @@ const CLOSE_GRACE_MS = 5_000;
  * presence burst of a login through.
  */
 const MIN_UNREAD_BYTES = 2 * 1024 * 1024;
+/** Elements waiting behind one still being handled, beyond which the socket is not read. */
+const MAX_WAITING_ELEMENTS = 64;
 
 export type AnySocket = Socket | TLSSocket;
 
@@ -58,6 +60,9 @@ export abstract class XmlStream implements StreamParserHandler, Flushable {
   /** We sent </stream:stream> (or a stream error) and wait for the peer or the socket to go. */
   protected closing = false;
   closed = false;
+  /** Elements waiting while an earlier one is still being handled asynchronously. */
+  private waiting: Array<[Element, string | undefined]> | undefined;
+  private busy = false;
   /** Whether output is held back (the socket corked) until the end of the turn. */
   private corked = false;
   /**
@@ -94,7 +99,12 @@ export abstract class XmlStream implements StreamParserHandler, Flushable {
   /** The header we send for the current stream, given what the peer sent. */
   protected abstract headerAttrs(): Attrs;
   protected abstract onHeader(name: string, attrs: Attrs): void;
-  protected abstract onElement(element: Element, ns: string | undefined): void;
+  /**
+   * Handles one element of the stream. Elements are handled in the order they came: while a
+   * promise returned here is pending, the following ones wait (and past MAX_WAITING_ELEMENTS the
+   * socket is not read). A throw or a rejection fails the stream with internal-server-error.
+   */
+  protected abstract onElement(element: Element, ns: string | undefined): void | Promise<void>;
   /** The socket is gone (after a close handshake, an error, or the peer vanishing). */
   protected abstract onClosed(error: string | undefined): void;
 
@@ -108,7 +118,13 @@ export abstract class XmlStream implements StreamParserHandler, Flushable {
   }
 
   stanza(element: Element, ns: string | undefined): void {
-    this.onElement(element, ns);
+    if (this.busy) {
+      this.waiting ??= [];
+      this.waiting.push([element, ns]);
+      if (this.waiting.length === MAX_WAITING_ELEMENTS) this.socket.pause();
+      return;
+    }
+    this.dispatch(element, ns);
   }
 
   streamEnd(): void {
@@ -117,6 +133,38 @@ export abstract class XmlStream implements StreamParserHandler, Flushable {
 
   error(condition: StreamErrorCondition, text: string): void {
     this.fail(new StreamError(condition, text));
+  }
+
+  // ---- elements, in order ----
+
+  private dispatch(element: Element, ns: string | undefined): void {
+    let result: void | Promise<void>;
+    try {
+      result = this.onElement(element, ns);
+    } catch (err) {
+      this.elementFailed(err);
+      return;
+    }
+    if (result instanceof Promise) {
+      this.busy = true;
+      result.catch((err: unknown) => this.elementFailed(err)).finally(() => this.drainWaiting());
+    }
+  }
+
+  private drainWaiting(): void {
+    this.busy = false;
+    const waiting = this.waiting;
+    while (!this.busy && waiting !== undefined && waiting.length > 0 && !this.closed && !this.closing) {
+      const [element, ns] = waiting.shift()!;
+      this.dispatch(element, ns);
+    }
+    if (!this.busy && this.socket.isPaused()) this.socket.resume();
+  }
+
+  /** A bug in handling the peer's input costs this connection, never the process. */
+  private elementFailed(err: unknown): void {
+    this.log.error('error while handling input', { error: err, ip: this.remoteAddress });
+    this.fail(new StreamError('internal-server-error'));
   }
 
   // ---- socket events (through the shared listeners above) ----
@@ -146,6 +194,7 @@ export abstract class XmlStream implements StreamParserHandler, Flushable {
   socketClosed(): void {
     if (this.closed) return;
     this.closed = true;
+    this.waiting = undefined;
     if (this.closeTimer) clearTimeout(this.closeTimer);
     this.parser.stop();
     try {
@@ -286,6 +335,7 @@ export abstract class XmlStream implements StreamParserHandler, Flushable {
 
   /** A close starts from timers, other sessions and shutdown too: a bug in it must stay here. */
   private notifyClosing(): void {
+    this.waiting = undefined;
     try {
       this.onClosing();
     } catch (err) {
