@@ -14,10 +14,9 @@
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PROSODY, prosodyMissing } from './prosody.js';
+import { canConnect, freePort, lua, PROSODY, prosodyMissing, storedName } from './prosody.js';
 
 export interface S2sProsody {
   readonly dir: string;
@@ -74,34 +73,6 @@ export function skipWithoutS2sProsody(ctx: Mocha.Context): void {
   if (reason === undefined) return;
   process.stderr.write(`      skipped: ${reason}\n`);
   ctx.skip();
-}
-
-/** Prosody's datamanager stores each path part with every non-alphanumeric character as %xx. */
-function storedName(part: string): string {
-  return part.replace(/\W/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
-
-function lua(s: string): string {
-  return JSON.stringify(s);
-}
-
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 export async function startS2sProsody(options: S2sProsodyOptions): Promise<S2sProsody> {

@@ -49,15 +49,17 @@ export function skipWithoutProsody(ctx: Mocha.Context): void {
 }
 
 /** Prosody's datamanager stores each path part with every non-alphanumeric character as %xx. */
-function storedName(part: string): string {
+export function storedName(part: string): string {
   return part.replace(/\W/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
-function lua(s: string): string {
+/** A Lua string literal (JSON's escapes are valid Lua ones). */
+export function lua(s: string): string {
   return JSON.stringify(s);
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port on loopback nothing listens on right now (bound and released). */
+export async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
@@ -65,7 +67,8 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function canConnect(port: number): Promise<boolean> {
+/** Whether something accepts connections on the loopback port (Prosody is up). */
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     socket.once('connect', () => {

@@ -4,22 +4,12 @@
 // authority cannot be reached are answered with a dialback error (§2.4), and after a few of them
 // the stream is closed with policy-violation (RFC 6120 §4.9.3.15).
 
-import { createServer } from 'node:net';
 import { expect } from 'chai';
 import { NS } from '../../src/xml/ns.js';
 import { expectAfter, expectStreamError, parseServerStream, qname, RawClient } from '../helpers/client.js';
-import { DOMAIN_B, type Pair, startPair } from './s2s-support.js';
+import { DOMAIN_B, freePort, type Pair, startPair } from './s2s-support.js';
 
 const DEAD = ['dead1.example', 'dead2.example', 'dead3.example', 'dead4.example'];
-
-/** A port nothing listens on: connections to it are refused at once. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 function header(from: string, to: string): string {
   return (
@@ -40,7 +30,8 @@ describe('s2s: dialback requests that cannot be checked', function () {
   let raw: RawClient | undefined;
 
   before(async () => {
-    const port = await closedPort();
+    // Nothing listens there: connections to it are refused at once.
+    const port = await freePort();
     pair = await startPair({
       extraToml: DEAD.flatMap((domain) => [
         `[s2s.routes."${domain}"]`,
