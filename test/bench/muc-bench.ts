@@ -30,7 +30,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchAccount } from './accounts.js';
 import { cpuSeconds, freePort, LOAD_CPU, machineBusySeconds, sleep, waitForQuiet } from './proc.js';
-import { type BenchContext, type RunningServer, SERVERS, type ServerUnderTest } from './servers.js';
+import {
+  type BenchContext,
+  benchCertificate,
+  type RunningServer,
+  SERVERS,
+  type ServerUnderTest,
+} from './servers.js';
 import { round, Samples } from './stats.js';
 import { BenchSession, type Target } from './xmpp-session.js';
 
@@ -269,35 +275,6 @@ function addMucService(server: ServerUnderTest['name'], ctx: BenchContext, maxOc
   }
 }
 
-function certificate(dir: string): { certificate: string; key: string } {
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '7',
-      '-subj',
-      `/CN=${DOMAIN}`,
-      '-addext',
-      `subjectAltName=DNS:${DOMAIN},DNS:*.${DOMAIN}`,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { certificate: cert, key };
-}
-
 /** Runs the load role against a running server; CPU shares sampled around its window. */
 function measure(ctx: BenchContext, running: RunningServer, occupants: number): Promise<Line> {
   const args = [
@@ -383,7 +360,7 @@ async function runner(): Promise<void> {
     process.stdout.write(`${JSON.stringify(line)}\n`);
   };
   const shared = mkdtempSync(join(tmpdir(), 'muc-bench-tls-'));
-  const tls = certificate(shared);
+  const tls = benchCertificate(shared, DOMAIN);
   say(`muc-bench: ${machine}; ${date}; occupants ${sizes.join(',')}; servers ${names.join(',')}`);
 
   for (const name of names) {

@@ -14,7 +14,13 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpuSeconds, freePort, LOAD_CPU, machineBusySeconds, rssKiB, sleep, waitForQuiet } from './proc.js';
-import { type BenchContext, type RunningServer, SERVERS, type ServerUnderTest } from './servers.js';
+import {
+  type BenchContext,
+  benchCertificate,
+  type RunningServer,
+  SERVERS,
+  type ServerUnderTest,
+} from './servers.js';
 import { round } from './stats.js';
 
 const FIGURES = ['logins', 'messages', 'memory'] as const;
@@ -323,36 +329,6 @@ function summary(figures: Figure[]): void {
     say(`  ratios: ${ratioLines.map((r) => `${r.figure} ${r.ratio} ${r.value}`).join('; ')}`);
 }
 
-function certificate(dir: string): { certificate: string; key: string } {
-  // One ECDSA P-256 certificate for every server, so that TLS costs the same everywhere.
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '7',
-      '-subj',
-      `/CN=${DOMAIN}`,
-      '-addext',
-      `subjectAltName=DNS:${DOMAIN}`,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { certificate: cert, key };
-}
-
 async function main(): Promise<void> {
   const asked = opts.figures!.split(',').map((f) => f.trim());
   const known = [...FIGURES, ...Object.keys(SUITES)];
@@ -368,7 +344,7 @@ async function main(): Promise<void> {
   });
   const shared = mkdtempSync(join(tmpdir(), 'bench-tls-'));
   mkdirSync(shared, { recursive: true });
-  const tls = certificate(shared);
+  const tls = benchCertificate(shared, DOMAIN);
   say(`benchmark: ${machine}; ${date}; figures ${figures.join(',')}; servers ${names.join(',')}`);
   if (figures.length > 0) {
     for (const server of servers) await benchServer(server, figures, tls.certificate, tls.key);

@@ -464,3 +464,36 @@ async function registerOverHttp(ctx: BenchContext): Promise<void> {
 }
 
 export const SERVERS: readonly ServerUnderTest[] = [warbler, prosody, ejabberd];
+
+/**
+ * One ECDSA P-256 self-signed certificate for `domain` and its subdomains (the MUC service), made
+ * with openssl so that no server's own tooling is favoured; every server under test gets it.
+ */
+export function benchCertificate(dir: string, domain: string): { certificate: string; key: string } {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '7',
+      '-subj',
+      `/CN=${domain}`,
+      '-addext',
+      `subjectAltName=DNS:${domain},DNS:*.${domain}`,
+    ],
+    { stdio: 'ignore' },
+  );
+  return { certificate: cert, key };
+}
